@@ -1,0 +1,171 @@
+/**
+ * The logged-in client: the command loop, and what server events look like on
+ * screen. Commands are run one after another so their output keeps its order.
+ */
+import { stripControls } from "../common/sanitize.ts";
+import { helpText, parseCommand, type Command } from "./commands.ts";
+import type { Reply, ServerEvent, ServerSession } from "./session.ts";
+import { exitAfterFlush, type Terminal } from "./terminal.ts";
+import { T } from "./texts.ts";
+
+/** What the peer-to-peer part offers the command loop (see peers.ts). */
+export interface PrivateChat {
+  start(user: string): Promise<void>;
+  send(user: string, text: string): void;
+  stop(user: string): void;
+  closeAll(): void;
+}
+
+export class ClientApp {
+  private leaving = false;
+  peers: PrivateChat | null = null;
+
+  constructor(
+    readonly user: string,
+    private readonly term: Terminal,
+    private readonly server: ServerSession,
+  ) {
+    server.setEventHandler((e) => this.onServerEvent(e));
+    server.onClose = () => {
+      if (this.leaving) return;
+      this.leaving = true;
+      this.peers?.closeAll();
+      this.term.print(T.connectionLost, "error");
+      exitAfterFlush(1);
+    };
+  }
+
+  /** Read and run commands until logout, end of input or the session ends. */
+  async run(): Promise<void> {
+    for (;;) {
+      const line = await this.term.nextLine();
+      if (this.leaving) return;
+      if (line === null) return this.logout();
+      const parsed = parseCommand(line);
+      if (parsed === null) continue;
+      if (!parsed.ok) {
+        this.server.activity();
+        this.term.print(parsed.error, "error");
+        continue;
+      }
+      await this.execute(parsed.cmd);
+      if (this.leaving) return;
+    }
+  }
+
+  async logout(): Promise<void> {
+    if (this.leaving) return;
+    const reply = this.server.request({ t: "logout" });
+    this.leaving = true;
+    this.peers?.closeAll();
+    await Promise.race([reply, new Promise((r) => setTimeout(r, 2000))]);
+    this.term.print(T.goodbye, "system");
+    this.server.close();
+    this.term.close();
+    exitAfterFlush(0);
+  }
+
+  private async execute(cmd: Command): Promise<void> {
+    switch (cmd.name) {
+      case "message": {
+        const r = await this.server.request({ t: "message", to: cmd.user, text: cmd.text });
+        return this.show(this.messageReply(cmd.user, r));
+      }
+      case "broadcast": {
+        const r = await this.server.request({ t: "broadcast", text: cmd.text });
+        return this.show(r.code === "partial" ? T.broadcastPartial : r.code === "too_long" ? T.tooLong : null);
+      }
+      case "whoelse": {
+        const r = await this.server.request({ t: "whoelse" });
+        return this.showUsers(r, T.noOthersOnline);
+      }
+      case "whoelsesince": {
+        const r = await this.server.request({ t: "whoelsesince", seconds: cmd.seconds });
+        return this.showUsers(r, T.noOthersSince(cmd.seconds));
+      }
+      case "block": {
+        const r = await this.server.request({ t: "block", user: cmd.user });
+        const text = { ok: T.blockedUser(cmd.user), self: T.blockSelf, invalid_user: T.invalidUser, already: T.alreadyBlocked(cmd.user) };
+        return this.show(text[r.code as keyof typeof text] ?? unexpected(r));
+      }
+      case "unblock": {
+        const r = await this.server.request({ t: "unblock", user: cmd.user });
+        const text = { ok: T.unblockedUser(cmd.user), self: T.unblockSelf, invalid_user: T.invalidUser, not_blocked: T.notBlocked(cmd.user) };
+        return this.show(text[r.code as keyof typeof text] ?? unexpected(r));
+      }
+      case "startprivate":
+        this.server.activity();
+        return this.peers?.start(cmd.user);
+      case "private":
+        this.server.activity();
+        return this.peers?.send(cmd.user, cmd.text);
+      case "stopprivate":
+        this.server.activity();
+        return this.peers?.stop(cmd.user);
+      case "help":
+        this.server.activity();
+        return this.term.printLines(helpText(cmd.topic));
+      case "logout":
+        return this.logout();
+      default: {
+        const never: never = cmd;
+        throw new Error(`unhandled command ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private messageReply(to: string, r: Reply): string | null {
+    switch (r.code) {
+      case "ok":
+        return null;
+      case "stored":
+        return T.offlineStored(to);
+      case "blocked_you":
+        return T.recipientBlocked;
+      case "invalid_user":
+        return T.invalidUser;
+      case "self":
+        return T.messageSelf;
+      case "too_long":
+        return T.tooLong;
+      case "mailbox_full":
+        return T.mailboxFull(to);
+      default:
+        return unexpected(r);
+    }
+  }
+
+  private show(text: string | null): void {
+    if (text === null) return;
+    this.term.print(text, text.startsWith("Error.") || text.startsWith("Your message could not") ? "error" : "notice");
+  }
+
+  private showUsers(r: Reply, none: string): void {
+    const users = (r.users ?? []).map(stripControls);
+    if (users.length === 0) this.term.print(none, "notice");
+    else this.term.printLines(users);
+  }
+
+  private onServerEvent(e: ServerEvent): void {
+    switch (e.t) {
+      case "msg":
+        return this.term.print(T.chat(stripControls(e.from), stripControls(e.text)), "chat");
+      case "presence": {
+        const u = stripControls(e.user);
+        return this.term.print(e.state === "in" ? T.loggedIn(u) : T.loggedOut(u), "system");
+      }
+      case "kicked":
+        this.leaving = true;
+        this.peers?.closeAll();
+        this.term.print(T.timedOut, "notice");
+        this.term.close();
+        return exitAfterFlush(0);
+      case "error":
+        return this.term.print(`Error. ${stripControls(e.detail ?? e.code)}`, "error");
+    }
+  }
+}
+
+function unexpected(r: Reply): string {
+  return `Error. Unexpected answer from server (${r.code})`;
+}

@@ -1,0 +1,135 @@
+/**
+ * The client's link to the server: the version handshake, login, requests with
+ * ids matched to their replies, and pushed events (messages, presence, kick).
+ */
+import { KIND_JSON } from "../protocol/frame.ts";
+import {
+  APP_NAME,
+  decodeServer,
+  encodeMessage,
+  MAX_SERVER_FRAME,
+  PROTOCOL_VERSION,
+  type ClientMsg,
+  type ServerMsg,
+} from "../protocol/messages.ts";
+import { connectLink, type Link } from "../net/link.ts";
+
+export type Reply = Extract<ServerMsg, { t: "reply" }>;
+export type LoginCode = Extract<ServerMsg, { t: "login_result" }>["code"];
+export type ServerEvent = Extract<ServerMsg, { t: "msg" | "presence" | "kicked" | "error" }>;
+
+/** Requests without their id; the session numbers them. */
+type Request = ClientMsg extends infer M ? (M extends { id: number } ? Omit<M, "id"> : never) : never;
+
+export class SessionError extends Error {}
+
+const HANDSHAKE_MS = 10_000;
+
+export class ServerSession {
+  private nextId = 1;
+  private pending = new Map<number, (r: Reply) => void>();
+  private waiting: { t: ServerMsg["t"]; resolve: (m: ServerMsg) => void }[] = [];
+  private closed = false;
+  private onEvent: ((e: ServerEvent) => void) | null = null;
+  private early: ServerEvent[] = [];
+  onClose: (reason: string) => void = () => {};
+
+  private constructor(private link: Link | null) {}
+
+  /** Connect and agree on the protocol version. Throws SessionError with a one-line reason. */
+  static async connect(host: string, port: number): Promise<ServerSession> {
+    const session = new ServerSession(null);
+    try {
+      session.link = await connectLink(host, port, { maxFrame: MAX_SERVER_FRAME }, {
+        frame: (f) => session.onFrame(f.kind, f.body),
+        close: (reason) => session.onLinkClosed(reason),
+      });
+    } catch (e) {
+      throw new SessionError((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    }
+    session.send({ t: "hello", v: PROTOCOL_VERSION, app: APP_NAME });
+    const ok = await session.expect("hello_ok");
+    if (ok.t !== "hello_ok") throw new SessionError(`unexpected ${ok.t}`);
+    return session;
+  }
+
+  async login(user: string, pass: string, peerPort?: number): Promise<LoginCode> {
+    this.send({ t: "login", user, pass, ...(peerPort !== undefined ? { peerPort } : {}) });
+    const r = await this.expect("login_result");
+    if (r.t !== "login_result") throw new SessionError(`unexpected ${r.t}`);
+    return r.code;
+  }
+
+  request(req: Request): Promise<Reply> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new SessionError("not connected"));
+      this.pending.set(id, resolve);
+      this.send({ ...req, id } as ClientMsg);
+    });
+  }
+
+  /** Tell the server the user did something the client handled itself (SPEC §5). */
+  activity(): void {
+    this.send({ t: "activity" });
+  }
+
+  /** Deliver pushed events to fn, starting with any that arrived before it was set. */
+  setEventHandler(fn: (e: ServerEvent) => void): void {
+    this.onEvent = fn;
+    const early = this.early;
+    this.early = [];
+    for (const e of early) fn(e);
+  }
+
+  close(): void {
+    this.link?.end();
+  }
+
+  private send(msg: ClientMsg): void {
+    this.link?.send(encodeMessage(msg));
+  }
+
+  /** Resolve with the next message of type t (or an error message from the server). */
+  private expect(t: ServerMsg["t"]): Promise<ServerMsg> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new SessionError("connection closed"));
+      const timer = setTimeout(() => reject(new SessionError(`no ${t} from server`)), HANDSHAKE_MS);
+      this.waiting.push({
+        t,
+        resolve: (m) => {
+          clearTimeout(timer);
+          if (m.t === "error") reject(new SessionError(m.code === "version" ? `version: ${m.detail}` : m.detail ?? m.code));
+          else resolve(m);
+        },
+      });
+    });
+  }
+
+  private onFrame(kind: number, body: Uint8Array): void {
+    if (kind !== KIND_JSON) return this.link?.destroy(`unexpected frame kind ${kind}`);
+    const msg = decodeServer(body);
+    if (typeof msg === "string") return this.link?.destroy(`bad message from server: ${msg}`);
+    if (msg.t === "reply") {
+      const done = this.pending.get(msg.id);
+      this.pending.delete(msg.id);
+      return done?.(msg);
+    }
+    const w = this.waiting[0];
+    if (w && (w.t === msg.t || msg.t === "error")) {
+      this.waiting.shift();
+      return w.resolve(msg);
+    }
+    if (msg.t === "msg" || msg.t === "presence" || msg.t === "kicked" || msg.t === "error") {
+      if (this.onEvent) this.onEvent(msg);
+      else this.early.push(msg);
+    }
+  }
+
+  private onLinkClosed(reason: string): void {
+    this.closed = true;
+    for (const w of this.waiting) w.resolve({ t: "error", code: "closed", detail: "connection closed" });
+    this.waiting = [];
+    this.onClose(reason);
+  }
+}

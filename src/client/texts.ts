@@ -1,0 +1,60 @@
+/**
+ * Every user-facing text of the client, in one place (SPEC §3–§6 wording).
+ * Tests check these strings; change wording here only.
+ */
+export const T = {
+  usernamePrompt: "Username: ",
+  passwordPrompt: "Password: ",
+  welcome: "Welcome to the greatest messaging application ever!",
+  invalidUsername: "Invalid Username. Please try again",
+  invalidPassword: "Invalid Password. Please try again",
+  lockedNow: "Invalid Password. Your account has been blocked. Please try again later",
+  blocked: "Your account is blocked due to multiple login failures. Please try again later",
+  alreadyOnline: (u: string) => `Error. ${u} is already logged in`,
+  goodbye: "Goodbye",
+  timedOut: "You have been logged out due to inactivity",
+  connectionLost: "Connection to server lost",
+
+  invalidCommand: "Error. Invalid command",
+  usage: (line: string) => `Error. Usage: ${line}`,
+  invalidUser: "Error. Invalid user",
+  tooLong: "Error. Message too long",
+
+  chat: (from: string, text: string) => `${from}: ${text}`,
+  offlineStored: (u: string) => `${u} is offline. Your message will be delivered when they log in`,
+  recipientBlocked: "Your message could not be delivered as the recipient has blocked you",
+  mailboxFull: (u: string) => `Error. ${u} has too many stored messages; yours was not stored`,
+  messageSelf: "Error. Cannot message self",
+  broadcastPartial: "Your message could not be delivered to some recipients",
+  noOthersOnline: "No other users online",
+  noOthersSince: (s: number) => `No other users online in the last ${s} seconds`,
+
+  blockedUser: (u: string) => `${u} is blocked`,
+  blockSelf: "Error. Cannot block self",
+  alreadyBlocked: (u: string) => `Error. ${u} is already blocked`,
+  unblockedUser: (u: string) => `${u} is unblocked`,
+  unblockSelf: "Error. Cannot unblock self",
+  notBlocked: (u: string) => `Error. ${u} was not blocked`,
+
+  loggedIn: (u: string) => `${u} logged in`,
+  loggedOut: (u: string) => `${u} logged out`,
+
+  // peer to peer (SPEC §6)
+  privateStarted: (u: string) => `Start private messaging with ${u}`,
+  privateSelf: "Error. Cannot start private messaging with self",
+  userOffline: (u: string) => `Error. ${u} is offline`,
+  peerBlockedYou: (u: string) => `Error. ${u} has blocked you`,
+  privateActive: (u: string) => `Error. Private messaging with ${u} is already active`,
+  privateChat: (from: string, text: string) => `${from}(private): ${text}`,
+  privateNotEnabled: (u: string) => `Error. Private messaging to ${u} not enabled`,
+  peerGone: (u: string) => `Error. ${u} is no longer online`,
+  privateStopped: (u: string) => `Stopped private messaging with ${u}`,
+  peerStoppedPrivate: (u: string) => `${u} stopped private messaging with you`,
+  noPrivateSession: (u: string) => `Error. No active private messaging session with ${u}`,
+  privateEnded: (u: string) => `Private messaging with ${u} ended`,
+  peerUnreachable: (u: string) => `Error. Cannot reach ${u} for private messaging`,
+
+  // program-level errors (stderr)
+  cannotConnect: (host: string, port: number, why: string) => `cannot connect to server at ${host}:${port} (${why})`,
+  versionMismatch: (detail: string) => `server speaks another protocol version (${detail})`,
+} as const;

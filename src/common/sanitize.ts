@@ -1,0 +1,14 @@
+/**
+ * Strip what could paint on a terminal: whole ANSI escape sequences (CSI, OSC and
+ * two-byte ESC sequences, 7- and 8-bit), then any remaining C0 control (including
+ * CR, LF, TAB), DEL and C1 control. Applied to every text shown that came from
+ * someone else: message texts, user names, file names.
+ */
+const ANSI =
+  // OSC ... BEL/ST | CSI params final | other ESC x
+  /(?:\u001b\]|\u009d)[^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)?|(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]?|\u001b[ -~]?/g;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+export function stripControls(s: string): string {
+  return s.replace(ANSI, "").replace(CONTROL, "");
+}

@@ -1,0 +1,108 @@
+/**
+ * Every message of the protocol, per link direction. docs/protocol.md describes
+ * the same list for humans; keep the two in step.
+ */
+import { encodeFrame, KIND_JSON } from "./frame.ts";
+import { validate, type MessageOf, type Schema } from "./schema.ts";
+
+export const PROTOCOL_VERSION = 1;
+export const APP_NAME = "termchat";
+
+/** Largest frame on the client↔server link (a 4096-byte text JSON-escaped fits easily). */
+export const MAX_SERVER_FRAME = 64 * 1024;
+/** Largest frame on a peer link (chunk data travels in pieces of at most DATA_PIECE). */
+export const MAX_PEER_FRAME = 1024 * 1024 + 64;
+/** Size of one binary piece of a chunk on a peer link. */
+export const DATA_PIECE = 256 * 1024;
+/** Longest message text, in UTF-8 bytes (SPEC §4). */
+export const MAX_TEXT_BYTES = 4096;
+
+export const LOGIN_CODES = ["ok", "unknown_user", "bad_password", "locked_now", "blocked", "already_online"] as const;
+
+/** Codes of `reply` (see docs/protocol.md for which request yields which). */
+export const REPLY_CODES = [
+  "ok", // request done, nothing to report (message delivered, broadcast sent to all, ...)
+  "stored", // message: recipient offline, stored on disk
+  "blocked_you", // message/peer_request: the recipient has blocked the sender
+  "partial", // broadcast: some recipients skipped because they blocked the sender
+  "invalid_user",
+  "self",
+  "already", // block: already blocked
+  "not_blocked", // unblock: was not blocked
+  "too_long",
+  "bad_args",
+  "offline", // peer_request: user not online
+  "users", // whoelse/whoelsesince: list in `users`
+  "peer", // peer_request: address in host/port, one-time token in token
+  "token_ok", // peer_check: the token was issued to `user` for this callee
+  "token_bad", // peer_check: unknown, used or expired token
+  "bye", // logout acknowledged; the server closes the link after this
+  "mailbox_full", // message: recipient offline and their mailbox is at its limit
+] as const;
+export type ReplyCode = (typeof REPLY_CODES)[number];
+
+/** Client → server. Requests carry an `id` the reply echoes. */
+export const C2S = {
+  hello: { v: "int", app: "str" },
+  login: { user: "str", pass: "str", peerPort: "int?" },
+  message: { id: "int", to: "str", text: "str" },
+  broadcast: { id: "int", text: "str" },
+  whoelse: { id: "int" },
+  whoelsesince: { id: "int", seconds: "int" },
+  block: { id: "int", user: "str" },
+  unblock: { id: "int", user: "str" },
+  logout: { id: "int" },
+  activity: {},
+  peer_request: { id: "int", user: "str" },
+  peer_check: { id: "int", user: "str", token: "str" },
+} as const satisfies Schema;
+
+/** Server → client. */
+export const S2C = {
+  hello_ok: { v: "int", maxFrame: "int" },
+  login_result: { code: LOGIN_CODES, user: "str" },
+  reply: { id: "int", code: REPLY_CODES, users: "strs?", host: "str?", port: "int?", token: "str?", user: "str?" },
+  msg: { from: "str", text: "str", kind: ["direct", "broadcast", "offline"] },
+  presence: { user: "str", state: ["in", "out"] },
+  kicked: { reason: ["timeout"] },
+  error: { code: "str", detail: "str?" },
+} as const satisfies Schema;
+
+/** Peer ↔ peer (either direction after the handshake, except where noted). */
+export const P2P = {
+  peer_hello: { v: "int", from: "str", token: "str" }, // caller → callee, first frame
+  peer_welcome: { user: "str" }, // callee → caller: token accepted
+  peer_reject: { reason: "str" }, // callee → caller, then close
+  pm: { text: "str" },
+  pm_stop: {},
+} as const satisfies Schema;
+
+export type ClientMsg = MessageOf<typeof C2S>;
+export type ServerMsg = MessageOf<typeof S2C>;
+export type PeerMsg = MessageOf<typeof P2P>;
+
+const utf8 = new TextEncoder();
+const utf8dec = new TextDecoder("utf-8", { fatal: true });
+
+export function encodeMessage(msg: ClientMsg | ServerMsg | PeerMsg): Uint8Array {
+  return encodeFrame(KIND_JSON, utf8.encode(JSON.stringify(msg)));
+}
+
+/** Decode a JSON frame body against one direction's schema: the message, or a one-line reason. */
+export function decodeMessage<S extends Schema>(schema: S, body: Uint8Array): MessageOf<S> | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8dec.decode(body));
+  } catch {
+    return "frame body is not valid UTF-8 JSON";
+  }
+  return validate(schema, value);
+}
+
+export const decodeClient = (b: Uint8Array) => decodeMessage(C2S, b);
+export const decodeServer = (b: Uint8Array) => decodeMessage(S2C, b);
+export const decodePeer = (b: Uint8Array) => decodeMessage(P2P, b);
+
+export function textBytes(s: string): number {
+  return utf8.encode(s).byteLength;
+}

@@ -1,0 +1,86 @@
+/**
+ * The server's I/O shell: sockets ↔ hub. Decodes frames into messages for the
+ * hub and encodes the hub's answers; knows nothing of the rules.
+ */
+import type { TCPSocketListener } from "bun";
+import type { Clock } from "../common/clock.ts";
+import type { Logger } from "../common/logger.ts";
+import { KIND_JSON } from "../protocol/frame.ts";
+import { decodeClient, encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
+import { Link, listenLinks } from "../net/link.ts";
+import { Hub, type HubConfig, type Outbox } from "./hub.ts";
+import type { Store } from "./store.ts";
+
+/** Bytes queued for a client that stops reading before it is dropped. */
+export const MAX_CLIENT_QUEUE = 8 * 1024 * 1024;
+
+export type ServerOptions = {
+  host: string;
+  port: number;
+  users: Map<string, string>;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  hub: HubConfig;
+};
+
+export class ChatServer {
+  private links = new Map<number, Link>();
+  private nextSid = 1;
+  readonly hub: Hub;
+  private listener: TCPSocketListener<any> | null = null;
+
+  constructor(private readonly opts: ServerOptions) {
+    const outbox: Outbox = {
+      send: (sid, msg) => this.links.get(sid)?.send(encodeMessage(msg)),
+      sendMany: (sids, msg: ServerMsg) => {
+        if (sids.length === 0) return;
+        const bytes = encodeMessage(msg);
+        for (const sid of sids) this.links.get(sid)?.send(bytes);
+      },
+      close: (sid) => this.links.get(sid)?.end(),
+    };
+    this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log);
+  }
+
+  /** Start listening; throws (EADDRINUSE, ...) if the port cannot be bound. */
+  start(): number {
+    const { log } = this.opts;
+    this.listener = listenLinks(
+      this.opts.host,
+      this.opts.port,
+      { maxFrame: MAX_SERVER_FRAME, maxQueued: MAX_CLIENT_QUEUE },
+      (link) => {
+        const sid = this.nextSid++;
+        this.links.set(sid, link);
+        link.attach({
+          frame: (f) => {
+            if (f.kind !== KIND_JSON) return this.hub.violation(sid, `unexpected frame kind ${f.kind}`);
+            const msg = decodeClient(f.body);
+            if (typeof msg === "string") return this.hub.violation(sid, msg);
+            try {
+              this.hub.receive(sid, msg);
+            } catch (e) {
+              // A broken invariant is a bug: log it, drop this connection, serve the rest.
+              log.debug(`session ${sid}: internal error: ${(e as Error).stack ?? e}`);
+              link.destroy("internal error");
+            }
+          },
+          close: (reason) => {
+            log.debug(`session ${sid}: link closed: ${reason}`);
+            this.links.delete(sid);
+            this.hub.disconnect(sid);
+          },
+        });
+        log.debug(`session ${sid}: connection from ${link.remoteAddress}`);
+        this.hub.connect(sid, link.remoteAddress);
+      },
+    );
+    return this.listener.port;
+  }
+
+  stop(): void {
+    this.listener?.stop(true);
+    this.opts.store.close();
+  }
+}

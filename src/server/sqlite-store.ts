@@ -1,0 +1,69 @@
+/**
+ * The durable store: offline mailbox and block lists in one SQLite file (WAL).
+ * Every write is committed before the call returns, so a "stored" reply is only
+ * sent once the message is on disk (SPEC §8).
+ */
+import { Database } from "bun:sqlite";
+import type { BlockList, Mailbox, Store, StoredMessage } from "./store.ts";
+
+export function sqliteStore(path: string): Store {
+  const db = new Database(path, { create: true, strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  // FULL: a committed transaction survives power loss, not only a process kill.
+  db.run("PRAGMA synchronous = FULL");
+  db.run("PRAGMA busy_timeout = 5000");
+  db.run(`CREATE TABLE IF NOT EXISTS mailbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    recipient TEXT NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, at INTEGER NOT NULL)`);
+  db.run("CREATE INDEX IF NOT EXISTS mailbox_recipient ON mailbox (recipient, seq)");
+  db.run(`CREATE TABLE IF NOT EXISTS blocks (
+    blocker TEXT NOT NULL, blocked TEXT NOT NULL, PRIMARY KEY (blocker, blocked)) WITHOUT ROWID`);
+
+  const put = db.prepare("INSERT INTO mailbox (recipient, sender, body, at) VALUES ($r, $s, $b, $a)");
+  const select = db.prepare<{ sender: string; body: string; at: number }, { r: string }>(
+    "SELECT sender, body, at FROM mailbox WHERE recipient = $r ORDER BY seq",
+  );
+  const del = db.prepare("DELETE FROM mailbox WHERE recipient = $r");
+  const count = db.prepare<{ n: number }, { r: string }>("SELECT count(*) AS n FROM mailbox WHERE recipient = $r");
+  const take = db.transaction((r: string) => {
+    const rows = select.all({ r });
+    del.run({ r });
+    return rows;
+  });
+
+  const mailbox: Mailbox = {
+    put(to: string, m: StoredMessage) {
+      put.run({ r: to, s: m.from, b: m.text, a: m.at });
+    },
+    takeAll(to: string) {
+      return take(to).map((row) => ({ from: row.sender, text: row.body, at: row.at }));
+    },
+    count(to: string) {
+      return count.get({ r: to })?.n ?? 0;
+    },
+  };
+
+  const add = db.prepare("INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES ($a, $b)");
+  const remove = db.prepare("DELETE FROM blocks WHERE blocker = $a AND blocked = $b");
+  // Block checks sit on every message's path: keep a memory index, write through to disk.
+  const index = new Set<string>();
+  for (const row of db.query<{ blocker: string; blocked: string }, []>("SELECT blocker, blocked FROM blocks").all()) {
+    index.add(`${row.blocker}\n${row.blocked}`);
+  }
+  const blocks: BlockList = {
+    has: (a, b) => index.has(`${a}\n${b}`),
+    add(a, b) {
+      if (index.has(`${a}\n${b}`)) return false;
+      add.run({ a, b });
+      index.add(`${a}\n${b}`);
+      return true;
+    },
+    remove(a, b) {
+      if (!index.delete(`${a}\n${b}`)) return false;
+      remove.run({ a, b });
+      return true;
+    },
+  };
+
+  return { mailbox, blocks, close: () => db.close() };
+}

@@ -1,0 +1,213 @@
+/**
+ * End-to-end harness: starts the real compiled programs (./server, ./client) on
+ * 127.0.0.1 with OS-chosen ports, types into the client's stdin and reads its
+ * stdout line by line, as a person would. Every process started here is killed
+ * by PID in `cleanup()` (call it from afterEach), even when a test fails.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+/** Where the compiled programs are (CHAT_BIN_DIR lets parallel work use its own build). */
+export const BIN_DIR = process.env.CHAT_BIN_DIR ?? ROOT;
+export const SERVER_BIN = join(BIN_DIR, "server");
+export const CLIENT_BIN = join(BIN_DIR, "client");
+export const CREDENTIALS = join(ROOT, "credentials.txt");
+
+/** The shipped sample accounts. */
+export const PASSWORDS: Record<string, string> = {
+  hans: "falcon",
+  yoda: "wise",
+  luke: "jedi",
+  vader: "darkside",
+  r2d2: "beepboop",
+};
+
+function requireBinaries(): void {
+  if (!existsSync(SERVER_BIN) || !existsSync(CLIENT_BIN)) {
+    throw new Error("compiled ./server and ./client are missing: run `npm run build` first (npm test does)");
+  }
+}
+
+const live = new Set<Subprocess>();
+const tempDirs: string[] = [];
+
+/** Kill every process this harness started and remove temp folders. */
+export async function cleanup(): Promise<void> {
+  for (const p of live) {
+    if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+  }
+  await Promise.all([...live].map((p) => p.exited));
+  live.clear();
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+export function tempDir(prefix = "chat-e2e-"): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
+
+/** Reads a child's stream line by line, with deadlines. */
+export class Lines {
+  private buf = "";
+  private lines: string[] = [];
+  private done = false;
+  private wake: (() => void) | null = null;
+  /** Every line consumed so far, for error messages and negative checks. */
+  readonly seen: string[] = [];
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    void (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of stream) {
+        this.buf += dec.decode(chunk, { stream: true });
+        let i: number;
+        while ((i = this.buf.indexOf("\n")) >= 0) {
+          this.lines.push(this.buf.slice(0, i));
+          this.buf = this.buf.slice(i + 1);
+        }
+        this.wake?.();
+      }
+      if (this.buf) this.lines.push(this.buf);
+      this.done = true;
+      this.wake?.();
+    })();
+  }
+
+  /** Wait for a line matching `want` (string: exact line); lines before it are consumed. */
+  async waitFor(want: RegExp | string, ms = 5000): Promise<string> {
+    const match = (l: string) => (typeof want === "string" ? l === want : want.test(l));
+    const deadline = Date.now() + ms;
+    for (;;) {
+      while (this.lines.length) {
+        const l = this.lines.shift()!;
+        this.seen.push(l);
+        if (match(l)) return l;
+      }
+      if (this.done) throw new Error(`EOF before ${want}; saw:\n${this.seen.join("\n")}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timeout waiting for ${want}; saw:\n${this.seen.join("\n")}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+    }
+  }
+
+  /** Lines that arrive within `ms` (consumed). For asserting that nothing more is shown. */
+  async drain(ms = 300): Promise<string[]> {
+    await Bun.sleep(ms);
+    const got = this.lines.splice(0);
+    this.seen.push(...got);
+    return got;
+  }
+
+  /** Everything until end of stream. */
+  async rest(ms = 5000): Promise<string[]> {
+    const deadline = Date.now() + ms;
+    while (!this.done && Date.now() < deadline) await Bun.sleep(20);
+    const got = this.lines.splice(0);
+    this.seen.push(...got);
+    return got;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = l.port;
+  l.stop(true);
+  return port;
+}
+
+export type ServerProc = { port: number; proc: Subprocess<"ignore", "pipe", "pipe">; log: Lines; out: Lines };
+
+/** Start ./server on a free port (with -d so we see when it listens). */
+export async function startServer(
+  opts: { block?: number; timeout?: number; store?: string; extra?: string[]; port?: number } = {},
+): Promise<ServerProc> {
+  requireBinaries();
+  for (let attempt = 0; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const proc = Bun.spawn(
+      [
+        SERVER_BIN, String(port), String(opts.block ?? 2), String(opts.timeout ?? 30),
+        "-d", "--host", "127.0.0.1", "--credentials", CREDENTIALS, "--store", opts.store ?? ":memory:",
+        ...(opts.extra ?? []),
+      ],
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: ROOT },
+    );
+    live.add(proc);
+    const log = new Lines(proc.stderr);
+    const out = new Lines(proc.stdout);
+    try {
+      await log.waitFor(/listening on/, 10_000);
+      return { port, proc, log, out };
+    } catch (e) {
+      // Another process may have taken the port between freePort() and bind: retry.
+      if (attempt < 3 && opts.port === undefined && (await proc.exited) === 1) continue;
+      throw e;
+    }
+  }
+}
+
+export type ClientProc = {
+  proc: Subprocess<"pipe", "pipe", "pipe">;
+  out: Lines;
+  err: Lines;
+  send(line: string): void;
+  /** Close stdin (end of input). */
+  endInput(): void;
+};
+
+export function startClient(port: number, extra: string[] = [], env: Record<string, string> = {}): ClientProc {
+  requireBinaries();
+  const proc = Bun.spawn([CLIENT_BIN, "127.0.0.1", String(port), ...extra], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    cwd: tempDir("chat-client-"),
+    env: { ...process.env, NO_COLOR: "1", ...env },
+  });
+  live.add(proc);
+  return {
+    proc,
+    out: new Lines(proc.stdout),
+    err: new Lines(proc.stderr),
+    send(line: string) {
+      proc.stdin.write(line + "\n");
+      proc.stdin.flush();
+    },
+    endInput() {
+      proc.stdin.end();
+    },
+  };
+}
+
+/** Start a client and log `user` in with the right password; resolves after the welcome line. */
+export async function loginClient(port: number, user: string, extra: string[] = []): Promise<ClientProc> {
+  const c = startClient(port, extra);
+  await c.out.waitFor("Username:");
+  c.send(user);
+  await c.out.waitFor("Password:");
+  c.send(PASSWORDS[user]!);
+  await c.out.waitFor("Welcome to the greatest messaging application ever!");
+  return c;
+}
+
+/** Run a command-line program to completion and collect its output. */
+export async function runToEnd(cmd: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env });
+  live.add(proc);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { stdout, stderr, code };
+}
