@@ -2,8 +2,10 @@
  * ./client <server_host> <server_port> [options]
  */
 import { cac, fail, intArg, parseCli, UsageError } from "../common/cli.ts";
+import { makeLogger } from "../common/logger.ts";
 import { ClientApp } from "./app.ts";
 import { COMMAND_NAMES } from "./commands.ts";
+import { Peers } from "./peers.ts";
 import { ServerSession, SessionError } from "./session.ts";
 import { exitAfterFlush, Terminal } from "./terminal.ts";
 import { T } from "./texts.ts";
@@ -15,6 +17,7 @@ cli
   .command("<server_host> <server_port>", "Connect to a chat server and log in")
   .option("--files <dir>", "File-sharing folder (default: ./files/<username>)")
   .option("--no-color", "No colours, even on a terminal")
+  .option("-d, --debug", "Debug log on stderr")
   .example("client 127.0.0.1 4000")
   .example("client chat.example.org 4000 --files ~/shared");
 cli.help();
@@ -47,6 +50,14 @@ const term = new Terminal({
     return [];
   },
 });
+const log = makeLogger(!!options.debug, "client");
+const peers = new Peers(term, log);
+let peerPort: number;
+try {
+  peerPort = peers.listen();
+} catch (e) {
+  fail(`cannot listen for peers: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 1);
+}
 let loggingIn = true;
 server.onClose = () => {
   if (!loggingIn) return;
@@ -61,7 +72,7 @@ async function login(): Promise<string | null> {
     for (;;) {
       const pass = await term.nextSecret(T.passwordPrompt);
       if (pass === null) return null;
-      const code = await server.login(user.trim(), pass);
+      const code = await server.login(user.trim(), pass, peerPort);
       switch (code) {
         case "ok":
           term.print(T.welcome, "system");
@@ -107,6 +118,8 @@ try {
   } else {
     loggingIn = false;
     app = new ClientApp(user, term, server);
+    peers.ready(user, server);
+    app.peers = peers;
     await app.run();
   }
 } catch (e) {
