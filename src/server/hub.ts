@@ -5,7 +5,7 @@
  */
 import type { Clock, Timer } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
-import { MAX_TEXT_BYTES, PROTOCOL_VERSION, textBytes, type ClientMsg, type ServerMsg } from "../protocol/messages.ts";
+import { MAX_SERVER_FRAME, MAX_TEXT_BYTES, PROTOCOL_VERSION, textBytes, type ClientMsg, type ServerMsg } from "../protocol/messages.ts";
 import { Accounts } from "./accounts.ts";
 import { PeerTokens } from "./peertokens.ts";
 import { Presence } from "./presence.ts";
@@ -144,7 +144,7 @@ export class Hub {
       return this.drop(s);
     }
     s.stage = "hello";
-    this.out.send(s.sid, { t: "hello_ok", v: PROTOCOL_VERSION, maxFrame: 64 * 1024 });
+    this.out.send(s.sid, { t: "hello_ok", v: PROTOCOL_VERSION, maxFrame: MAX_SERVER_FRAME });
   }
 
   private login(s: Session, msg: ClientMsg): void {
