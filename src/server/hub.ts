@@ -39,6 +39,8 @@ type Session = {
   user?: string;
   attempts: number;
   timer?: Timer;
+  /** The hub asked the transport to close this link: ignore whatever still arrives on it. */
+  closing?: boolean;
 };
 
 type Req<T extends ClientMsg["t"]> = Extract<ClientMsg, { t: T }>;
@@ -85,7 +87,7 @@ export class Hub {
   /** A protocol violation the transport saw (bad frame, bad message): log and drop. */
   violation(sid: number, why: string): void {
     const s = this.sessions.get(sid);
-    if (!s) return;
+    if (!s || s.closing) return;
     this.log.debug(`session ${sid}: ${why}`);
     this.out.send(sid, { t: "error", code: "protocol", detail: why.slice(0, 200) });
     this.drop(s);
@@ -93,10 +95,14 @@ export class Hub {
 
   receive(sid: number, msg: ClientMsg): void {
     const s = this.sessions.get(sid);
-    if (!s || s.stage === "gone") return;
+    // A closed link is ended gracefully, so frames the client sent before noticing still
+    // arrive; acting on them (a login racing the pre-login timeout) would, for one, empty
+    // the mailbox into a link that no longer sends.
+    if (!s || s.stage === "gone" || s.closing) return;
     if (s.stage === "new") return this.hello(s, msg);
     if (s.stage === "hello") return this.login(s, msg);
-    this.touch(s);
+    // A peer_check is the client answering a call, not a command its user typed (SPEC §5).
+    if (msg.t !== "peer_check") this.touch(s);
     const user = s.user!;
     switch (msg.t) {
       case "message":
@@ -186,7 +192,7 @@ export class Hub {
   // ---- commands ----
 
   private message(from: string, m: Req<"message">): Reply {
-    if (textBytes(m.text) > MAX_TEXT_BYTES) return { code: "too_long" };
+    if (this.tooLong(from, m.text)) return { code: "too_long" };
     if (!this.accounts.exists(m.to)) return { code: "invalid_user" };
     if (m.to === from) return { code: "self" };
     if (this.store.blocks.has(m.to, from)) return { code: "blocked_you" };
@@ -204,7 +210,7 @@ export class Hub {
   }
 
   private broadcast(from: string, m: Req<"broadcast">): Reply {
-    if (textBytes(m.text) > MAX_TEXT_BYTES) return { code: "too_long" };
+    if (this.tooLong(from, m.text)) return { code: "too_long" };
     const to: number[] = [];
     let skipped = false;
     for (const [u, o] of this.presence.entries()) {
@@ -241,6 +247,14 @@ export class Hub {
 
   // ---- helpers ----
 
+  /** Over the text limit (SPEC §4)? Logged, so -d shows why a text was refused. */
+  private tooLong(from: string, text: string): boolean {
+    const n = textBytes(text);
+    if (n <= MAX_TEXT_BYTES) return false;
+    this.log.debug(`${from}: text of ${n} bytes over the limit of ${MAX_TEXT_BYTES}, refused`);
+    return true;
+  }
+
   /** Other users from `names` that `viewer` may see (not self, not those who block the viewer). */
   private visibleTo(viewer: string, names: string[]): string[] {
     return names.filter((u) => u !== viewer && !this.store.blocks.has(u, viewer));
@@ -275,6 +289,7 @@ export class Hub {
   }
 
   private drop(s: Session): void {
+    s.closing = true;
     s.timer?.cancel();
     this.out.close(s.sid);
   }

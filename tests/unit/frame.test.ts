@@ -343,7 +343,8 @@ describe("data frames", () => {
 
   test("mixed JSON and data frames, split randomly, keep their order and streams", () => {
     const r = prng(77);
-    const sent: { json?: number[]; stream?: number; payload?: number[] }[] = [];
+    type Item = { json?: number[]; stream?: number; payload?: number[] };
+    const sent: Item[] = [];
     const wire: Uint8Array[] = [];
     for (let i = 0; i < 60; i++) {
       if (r.next() < 0.5) {
@@ -358,7 +359,7 @@ describe("data frames", () => {
       }
     }
     const dec = new FrameDecoder(4096);
-    const got = feed(dec, splitRandomly(concat(wire), 78, 100)).map((f) => {
+    const got = feed(dec, splitRandomly(concat(wire), 78, 100)).map((f): Item => {
       if (f.kind === KIND_JSON) return { json: [...f.body] };
       const s = splitDataBody(f.body)!;
       return { stream: s.stream, payload: [...s.payload] };

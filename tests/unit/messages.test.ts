@@ -79,9 +79,9 @@ const peerSamples: PeerMsg[] = [
 
 describe("round trips", () => {
   test("samples cover every message type of every direction", () => {
-    expect([...new Set(clientSamples.map((m) => m.t))].sort()).toEqual(Object.keys(C2S).sort());
-    expect([...new Set(serverSamples.map((m) => m.t))].sort()).toEqual(Object.keys(S2C).sort());
-    expect([...new Set(peerSamples.map((m) => m.t))].sort()).toEqual(Object.keys(P2P).sort());
+    expect([...new Set<string>(clientSamples.map((m) => m.t))].sort()).toEqual(Object.keys(C2S).sort());
+    expect([...new Set<string>(serverSamples.map((m) => m.t))].sort()).toEqual(Object.keys(S2C).sort());
+    expect([...new Set<string>(peerSamples.map((m) => m.t))].sort()).toEqual(Object.keys(P2P).sort());
   });
 
   for (const m of clientSamples) {

@@ -1,0 +1,228 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sqliteStore } from "../../src/server/sqlite-store.ts";
+import { memoryStore, type Store } from "../../src/server/store.ts";
+
+/** Temp database files made by this run, removed (with their WAL and SHM files) after each test. */
+let temps: { path: string; stores: Store[] }[] = [];
+function tempStore(): { store: Store; path: string; reopen(): Store } {
+  const path = join(tmpdir(), `termchat-test-${process.pid}-${randomBytes(6).toString("hex")}.sqlite`);
+  const entry = { path, stores: [] as Store[] };
+  temps.push(entry);
+  const open = () => {
+    const s = sqliteStore(path);
+    entry.stores.push(s);
+    return s;
+  };
+  return { store: open(), path, reopen: open };
+}
+afterEach(() => {
+  for (const { path, stores } of temps) {
+    for (const s of stores) {
+      try {
+        s.close();
+      } catch {
+        // already closed by the test
+      }
+    }
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(path + suffix, { force: true });
+    expect(existsSync(path)).toBe(false);
+  }
+  temps = [];
+});
+
+/** The Mailbox and BlockList contract, run against every Store implementation. */
+function storeContract(name: string, make: () => Store) {
+  describe(`${name}: mailbox`, () => {
+    test("empty mailbox: count 0, takeAll []", () => {
+      const s = make();
+      expect(s.mailbox.count("hans")).toBe(0);
+      expect(s.mailbox.takeAll("hans")).toEqual([]);
+    });
+
+    test("put then takeAll returns the messages oldest first, exactly, and empties the box", () => {
+      const s = make();
+      s.mailbox.put("hans", { from: "yoda", text: "first", at: 1000 });
+      s.mailbox.put("hans", { from: "luke", text: "second", at: 2000 });
+      s.mailbox.put("hans", { from: "yoda", text: "third", at: 1500 }); // order of put, not of `at`
+      expect(s.mailbox.count("hans")).toBe(3);
+      expect(s.mailbox.takeAll("hans")).toEqual([
+        { from: "yoda", text: "first", at: 1000 },
+        { from: "luke", text: "second", at: 2000 },
+        { from: "yoda", text: "third", at: 1500 },
+      ]);
+      expect(s.mailbox.count("hans")).toBe(0);
+      expect(s.mailbox.takeAll("hans")).toEqual([]);
+    });
+
+    test("mailboxes are per recipient", () => {
+      const s = make();
+      s.mailbox.put("hans", { from: "yoda", text: "for hans", at: 1 });
+      s.mailbox.put("luke", { from: "yoda", text: "for luke 1", at: 2 });
+      s.mailbox.put("luke", { from: "hans", text: "for luke 2", at: 3 });
+      expect(s.mailbox.count("hans")).toBe(1);
+      expect(s.mailbox.count("luke")).toBe(2);
+      expect(s.mailbox.count("yoda")).toBe(0);
+      expect(s.mailbox.takeAll("luke")).toEqual([
+        { from: "yoda", text: "for luke 1", at: 2 },
+        { from: "hans", text: "for luke 2", at: 3 },
+      ]);
+      expect(s.mailbox.count("hans")).toBe(1);
+      expect(s.mailbox.takeAll("hans")).toEqual([{ from: "yoda", text: "for hans", at: 1 }]);
+    });
+
+    test("texts come back byte for byte: unicode, quotes, newlines, NUL, empty, 4096 bytes", () => {
+      const s = make();
+      const texts = ["héllo 😀 漢字", "it's \"quoted\"; DROP TABLE mailbox;--", "line1\nline2\r\n", "nul\u0000inside", "", "é".repeat(2048)];
+      for (const [i, text] of texts.entries()) s.mailbox.put("hans", { from: "yoda", text, at: i });
+      expect(s.mailbox.takeAll("hans").map((m) => m.text)).toEqual(texts);
+    });
+
+    test("a large timestamp survives", () => {
+      const s = make();
+      const at = 1_750_000_000_123;
+      s.mailbox.put("hans", { from: "yoda", text: "x", at });
+      expect(s.mailbox.takeAll("hans")).toEqual([{ from: "yoda", text: "x", at }]);
+    });
+
+    test("put after takeAll starts a fresh box, still in order", () => {
+      const s = make();
+      s.mailbox.put("hans", { from: "a", text: "1", at: 1 });
+      s.mailbox.takeAll("hans");
+      s.mailbox.put("hans", { from: "b", text: "2", at: 2 });
+      s.mailbox.put("hans", { from: "c", text: "3", at: 3 });
+      expect(s.mailbox.takeAll("hans").map((m) => m.text)).toEqual(["2", "3"]);
+    });
+
+    test("many messages keep their order", () => {
+      const s = make();
+      for (let i = 0; i < 500; i++) s.mailbox.put("hans", { from: `u${i % 7}`, text: `m${i}`, at: i });
+      expect(s.mailbox.count("hans")).toBe(500);
+      const got = s.mailbox.takeAll("hans");
+      expect(got.map((m) => m.text)).toEqual(Array.from({ length: 500 }, (_, i) => `m${i}`));
+      expect(got[499]).toEqual({ from: "u2", text: "m499", at: 499 });
+    });
+  });
+
+  describe(`${name}: blocks`, () => {
+    test("add, has, remove with their return values", () => {
+      const s = make();
+      expect(s.blocks.has("hans", "yoda")).toBe(false);
+      expect(s.blocks.add("hans", "yoda")).toBe(true);
+      expect(s.blocks.has("hans", "yoda")).toBe(true);
+      expect(s.blocks.add("hans", "yoda")).toBe(false);
+      expect(s.blocks.remove("hans", "yoda")).toBe(true);
+      expect(s.blocks.has("hans", "yoda")).toBe(false);
+      expect(s.blocks.remove("hans", "yoda")).toBe(false);
+      expect(s.blocks.add("hans", "yoda")).toBe(true); // again after removal
+      expect(s.blocks.has("hans", "yoda")).toBe(true);
+    });
+
+    test("blocking is one-way", () => {
+      const s = make();
+      s.blocks.add("hans", "yoda");
+      expect(s.blocks.has("yoda", "hans")).toBe(false);
+      expect(s.blocks.remove("yoda", "hans")).toBe(false);
+      expect(s.blocks.has("hans", "yoda")).toBe(true);
+    });
+
+    test("one blocker may block many, and removing one keeps the others", () => {
+      const s = make();
+      for (const u of ["yoda", "luke", "vader"]) expect(s.blocks.add("hans", u)).toBe(true);
+      expect(s.blocks.add("luke", "yoda")).toBe(true);
+      expect(s.blocks.remove("hans", "luke")).toBe(true);
+      expect(["yoda", "luke", "vader"].map((u) => s.blocks.has("hans", u))).toEqual([true, false, true]);
+      expect(s.blocks.has("luke", "yoda")).toBe(true);
+    });
+
+    test("names that could collide when joined stay distinct", () => {
+      const s = make();
+      s.blocks.add("ab", "c");
+      expect(s.blocks.has("a", "bc")).toBe(false);
+      expect(s.blocks.has("ab", "c")).toBe(true);
+    });
+
+    test("remove of a pair never added is false and changes nothing", () => {
+      const s = make();
+      expect(s.blocks.remove("nobody", "none")).toBe(false);
+      expect(s.blocks.has("nobody", "none")).toBe(false);
+    });
+  });
+}
+
+storeContract("memoryStore", () => memoryStore());
+storeContract("sqliteStore (file)", () => tempStore().store);
+storeContract("sqliteStore (:memory:)", () => sqliteStore(":memory:"));
+
+describe("sqliteStore durability", () => {
+  test("the file is created", () => {
+    const { path } = tempStore();
+    expect(existsSync(path)).toBe(true);
+  });
+
+  test("mailbox and blocks survive closing and reopening the file", () => {
+    const t = tempStore();
+    t.store.mailbox.put("hans", { from: "yoda", text: "first", at: 10 });
+    t.store.mailbox.put("hans", { from: "luke", text: "second", at: 20 });
+    t.store.mailbox.put("luke", { from: "hans", text: "for luke", at: 30 });
+    t.store.blocks.add("hans", "vader");
+    t.store.blocks.add("yoda", "hans");
+    t.store.close();
+
+    const again = t.reopen();
+    expect(again.mailbox.count("hans")).toBe(2);
+    expect(again.blocks.has("hans", "vader")).toBe(true);
+    expect(again.blocks.has("yoda", "hans")).toBe(true);
+    expect(again.blocks.has("vader", "hans")).toBe(false);
+    expect(again.blocks.add("hans", "vader")).toBe(false); // the reloaded index knows it
+    expect(again.mailbox.takeAll("hans")).toEqual([
+      { from: "yoda", text: "first", at: 10 },
+      { from: "luke", text: "second", at: 20 },
+    ]);
+    // Order continues after a reopen: new messages come after the old ones.
+    again.mailbox.put("luke", { from: "yoda", text: "after reopen", at: 40 });
+    expect(again.mailbox.takeAll("luke").map((m) => m.text)).toEqual(["for luke", "after reopen"]);
+  });
+
+  test("takeAll and remove are durable too", () => {
+    const t = tempStore();
+    t.store.mailbox.put("hans", { from: "yoda", text: "gone soon", at: 1 });
+    t.store.blocks.add("hans", "yoda");
+    t.store.blocks.add("hans", "luke");
+    t.store.close();
+
+    const second = t.reopen();
+    expect(second.mailbox.takeAll("hans").length).toBe(1);
+    expect(second.blocks.remove("hans", "yoda")).toBe(true);
+    second.close();
+
+    const third = t.reopen();
+    expect(third.mailbox.count("hans")).toBe(0);
+    expect(third.mailbox.takeAll("hans")).toEqual([]);
+    expect(third.blocks.has("hans", "yoda")).toBe(false);
+    expect(third.blocks.has("hans", "luke")).toBe(true);
+  });
+
+  test("writes are visible to a second connection before the first one closes (committed on return)", () => {
+    const t = tempStore();
+    t.store.mailbox.put("hans", { from: "yoda", text: "on disk", at: 5 });
+    t.store.blocks.add("luke", "vader");
+    const other = t.reopen();
+    expect(other.mailbox.count("hans")).toBe(1);
+    expect(other.blocks.has("luke", "vader")).toBe(true);
+  });
+
+  test(":memory: keeps nothing between opens", () => {
+    const a = sqliteStore(":memory:");
+    a.mailbox.put("hans", { from: "yoda", text: "x", at: 1 });
+    a.blocks.add("hans", "yoda");
+    a.close();
+    const b = sqliteStore(":memory:");
+    expect(b.mailbox.count("hans")).toBe(0);
+    expect(b.blocks.has("hans", "yoda")).toBe(false);
+    b.close();
+  });
+});
