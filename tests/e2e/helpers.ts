@@ -1,0 +1,60 @@
+/**
+ * Small steps the end-to-end tests share, on top of harness.ts.
+ */
+import { expect } from "bun:test";
+import type { Subprocess } from "bun";
+import { type ClientProc, PASSWORDS, startClient } from "./harness.ts";
+
+export const WELCOME = "Welcome to the greatest messaging application ever!";
+export const INVALID_COMMAND = "Error. Invalid command";
+
+/** Exit code of `proc`, or "still running" if it has not exited within `ms`. */
+export async function exitCode(proc: Subprocess<any, any, any>, ms = 5000): Promise<number | "still running"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"still running">((r) => (timer = setTimeout(() => r("still running"), ms)));
+  const code = await Promise.race([proc.exited, late]);
+  clearTimeout(timer);
+  return code;
+}
+
+/** End markers: a command typed after the one under test, and the one line it prints. */
+const MARKERS = [
+  { cmd: "zzz-end-marker", line: INVALID_COMMAND },
+  { cmd: "unblock", line: "Error. Usage: unblock <user>" },
+];
+
+/**
+ * Type `cmd`, then a command with a known one-line answer as an end marker, and
+ * return every line the client printed in between (commands are run in order, so
+ * this is the whole output of `cmd`, plus any event that arrived meanwhile).
+ */
+export async function outputOf(c: ClientProc, cmd: string, ms = 5000, avoid?: string): Promise<string[]> {
+  const m = MARKERS.find((x) => x.line !== avoid)!;
+  const mark = c.out.seen.length;
+  c.send(cmd);
+  c.send(m.cmd);
+  await c.out.waitFor(m.line, ms);
+  return c.out.seen.slice(mark, -1);
+}
+
+/** Type a command and check it prints exactly the one line `want`. */
+export async function expectReply(c: ClientProc, cmd: string, want: string, ms = 5000): Promise<void> {
+  const got = await outputOf(c, cmd, ms, want);
+  expect({ cmd, got }).toEqual({ cmd, got: [want] });
+}
+
+/** Start a client and type a username and password; returns the client (no waiting for the result). */
+export async function typeLogin(port: number, user: string, pass = PASSWORDS[user]!): Promise<ClientProc> {
+  const c = startClient(port);
+  await c.out.waitFor("Username:");
+  c.send(user);
+  await c.out.waitFor("Password:");
+  c.send(pass);
+  return c;
+}
+
+/** Lines that do not look like a stack trace frame or an uncaught error dump. */
+export function expectNoStackTrace(text: string): void {
+  expect(text).not.toMatch(/^\s+at\s/m);
+  expect(text).not.toMatch(/\bTypeError\b|\bReferenceError\b|Unhandled|uncaught/i);
+}
