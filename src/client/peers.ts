@@ -106,6 +106,10 @@ export class Peers implements PrivateChat {
       return await this.call(user, r.host!, r.port!, r.token!);
     } catch (e) {
       this.log.debug(`peer ${user}: ${(e as Error).message}`);
+      // Both called each other at once and the other call got through first (the callee
+      // then refuses the second link): the session the user asked for exists.
+      const crossed = this.sessions.get(user);
+      if (crossed?.state === "live" && crossed.conn?.link.isOpen) return crossed.conn;
       return T.peerUnreachable(user);
     }
   }
@@ -145,6 +149,7 @@ export class Peers implements PrivateChat {
   private call(user: string, host: string, port: number, token: string): Promise<PeerConn> {
     return new Promise((resolve, reject) => {
       let conn: PeerConn | null = null;
+      let session: PeerConn | null = null;
       let settled = false;
       const timer = setTimeout(() => done(new Error("handshake timed out")), PEER_HANDSHAKE_MS);
       const done = (err: Error | null) => {
@@ -154,14 +159,14 @@ export class Peers implements PrivateChat {
         if (err) {
           conn?.link.destroy();
           reject(err);
-        } else resolve(conn!);
+        } else resolve(session!);
       };
       const events: LinkEvents = {
         frame: (f) => {
           if (settled) return this.onFrame(conn!, f);
           const msg = f.kind === KIND_JSON ? decodePeer(f.body) : "not a message";
           if (typeof msg !== "string" && msg.t === "peer_welcome" && msg.user === user) {
-            this.adopt(conn!);
+            session = this.adopt(conn!, true);
             return done(null);
           }
           done(new Error(typeof msg === "string" ? msg : msg.t === "peer_reject" ? `rejected: ${msg.reason}` : `unexpected ${msg.t}`));
@@ -215,7 +220,7 @@ export class Peers implements PrivateChat {
             clearTimeout(timer);
             conn = new PeerConn(from, link);
             conn.send({ t: "peer_welcome", user: this.me! });
-            this.adopt(conn);
+            this.adopt(conn, false);
           })
           .catch(() => reject("server unavailable"));
       },
@@ -228,10 +233,30 @@ export class Peers implements PrivateChat {
 
   // ---- both sides ----
 
-  private adopt(conn: PeerConn): void {
-    this.sessions.set(conn.user, { conn, state: "live" });
+  /**
+   * Make `conn` the session with its user; returns the session's link. If a live one
+   * exists already (both called each other at once and both calls got through), both
+   * sides keep the link the alphabetically smaller name called and silently hang up the
+   * other, so they agree on one session.
+   */
+  private adopt(conn: PeerConn, iCalled: boolean): PeerConn {
+    const cur = this.sessions.get(conn.user);
+    if (cur?.state === "live" && cur.conn && cur.conn !== conn && cur.conn.link.isOpen) {
+      const callerOfNew = iCalled ? this.me! : conn.user;
+      const callerOfOther = iCalled ? conn.user : this.me!;
+      if (callerOfOther < callerOfNew) {
+        this.log.debug(`peer ${conn.user}: crossed calls, keeping the link ${callerOfOther} opened`);
+        conn.link.end();
+        return cur.conn;
+      }
+      this.log.debug(`peer ${conn.user}: crossed calls, keeping the link ${callerOfNew} opened`);
+      const old = cur.conn;
+      this.sessions.set(conn.user, { conn, state: "live" });
+      old.link.end();
+    } else this.sessions.set(conn.user, { conn, state: "live" });
     this.log.debug(`peer link with ${conn.user} open`);
     this.onConn?.(conn);
+    return conn;
   }
 
   private onFrame(conn: PeerConn, f: Frame): void {

@@ -1,0 +1,200 @@
+/**
+ * SPEC §6 "a peer connection must prove who is calling", attacked over raw TCP:
+ * forged and replayed tokens at a client's peer port are rejected and the client
+ * keeps working; a blocked caller is given no address; a peer killed with SIGKILL
+ * mid-session is noticed by the other side.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { encodeFrame, KIND_JSON } from "../../src/protocol/frame.ts";
+import { cleanup, loginClient, startServer } from "./harness.ts";
+import { expectReply, outputOf } from "./helpers.ts";
+import { P, allShown, expectQuiet, loginAll, peerPortOf, waitAll } from "./p2pkit.ts";
+import { closeRawConns, RawConn, rawLogin, rawRequest } from "./rawclient.ts";
+
+afterEach(async () => {
+  closeRawConns();
+  await cleanup();
+});
+
+/** Open a raw connection to a peer port, send `hello`, and expect a peer_reject and a close. */
+async function expectRejected(port: number, hello: Record<string, unknown>): Promise<void> {
+  const c = await RawConn.connect(port);
+  c.send(hello);
+  const r = await c.next(() => true, 5000).catch((e) => ({ t: `<${(e as Error).message}>` }));
+  expect({ hello, answer: r.t }).toEqual({ hello, answer: "peer_reject" });
+  // Whatever the caller sends next is ignored, and the callee hangs up.
+  c.send({ t: "pm", text: "sneaky follow-up" });
+  expect(await c.waitClosed(3000)).toBe(true);
+  c.close();
+}
+
+describe("peer port: who is calling must be proved (SPEC §6)", () => {
+  test("forged handshakes and junk at a client's peer port are rejected; the client shows nothing and keeps working", async () => {
+    const s = await startServer();
+    const { hans, luke } = await loginAll(s.port, ["hans", "luke"], ["luke"]);
+    const port = await peerPortOf(luke);
+    // Connections that never finish a handshake: one silent, one stopping mid-frame.
+    const silent = await RawConn.connect(port);
+    const half = await RawConn.connect(port);
+    half.sendBytes(encodeFrame(KIND_JSON, new TextEncoder().encode('{"t":"peer_hello","v":1}')).subarray(0, 12));
+    const openedAt = Date.now();
+
+    // Made-up tokens, posing as a user who is online and as one who is not.
+    await expectRejected(port, { t: "peer_hello", v: 1, from: "hans", token: "forged" });
+    await expectRejected(port, { t: "peer_hello", v: 1, from: "hans", token: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
+    await expectRejected(port, { t: "peer_hello", v: 1, from: "vader", token: "" });
+    // A text before any handshake.
+    await expectRejected(port, { t: "pm", text: "sneaky" });
+    await expectRejected(port, { t: "pm_stop" });
+    // Wrong version, malformed hello.
+    await expectRejected(port, { t: "peer_hello", v: 99, from: "hans", token: "x" });
+    await expectRejected(port, { t: "peer_hello", from: "hans" });
+
+    // Junk that is not even frames: dropped without a word.
+    for (const junk of [
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), // length prefix far over the limit
+      new Uint8Array([0, 0, 0, 0, 1]), // zero length
+      encodeFrame(9, new Uint8Array([1, 2, 3])), // unknown kind
+      encodeFrame(KIND_JSON, new TextEncoder().encode("{not json")),
+    ]) {
+      const c = await RawConn.connect(port);
+      c.sendBytes(junk);
+      expect(await c.waitClosed(3000)).toBe(true);
+      expect(c.seen.filter((m) => m.t === "peer_welcome")).toEqual([]);
+      c.close();
+    }
+
+    // Luke printed nothing for any of it...
+    await expectQuiet(luke);
+    expect((await allShown(luke)).filter((l) => /private|sneaky|hans|vader/i.test(l))).toEqual([]);
+    // ...and still works, for the server and for a genuine caller.
+    hans.send("message luke still with us?");
+    await luke.out.waitFor("hans: still with us?");
+    await expectReply(hans, "startprivate luke", P.started("luke"));
+    hans.send("private luke the real hans");
+    await luke.out.waitFor(P.chat("hans", "the real hans"));
+    luke.send("private hans welcome back");
+    await hans.out.waitFor(P.chat("luke", "welcome back"));
+    expect(luke.out.seen.filter((l) => l.includes("(private)"))).toEqual([P.chat("hans", "the real hans")]);
+
+    // The half-open connections did not block any of that, and are dropped after the
+    // handshake time limit (PEER_HANDSHAKE_MS, 5 s) rather than kept forever.
+    expect(silent.closed || half.closed).toBe(false);
+    expect(await silent.waitClosed(7000 - (Date.now() - openedAt))).toBe(true);
+    expect(await half.waitClosed(500)).toBe(true);
+    expect(silent.seen.concat(half.seen).filter((m) => m.t === "peer_welcome")).toEqual([]);
+    luke.send("private hans still fine");
+    await hans.out.waitFor(P.chat("luke", "still fine"));
+  }, 15_000);
+
+  test("a genuine token works once; replayed, or shown by another name or at another port, it is rejected", async () => {
+    const s = await startServer();
+    const { luke, yoda } = await loginAll(s.port, ["luke", "yoda"], ["luke", "yoda"]);
+    const lukePort = await peerPortOf(luke);
+    const yodaPort = await peerPortOf(yoda);
+    // "hans" is a raw protocol client: it gets real tokens from the server.
+    const hans = await rawLogin(s.port, "hans", { peerPort: 1 });
+    await waitAll(luke.out, ["hans logged in"]);
+    await waitAll(yoda.out, ["hans logged in"]);
+
+    const grant = await rawRequest(hans, { t: "peer_request", user: "luke" });
+    expect(grant).toMatchObject({ code: "peer", user: "luke", port: lukePort });
+    const token = grant.token as string;
+    expect(typeof token).toBe("string");
+    expect(token.length).toBeGreaterThanOrEqual(16);
+
+    // First use: accepted, and the link carries private texts both ways.
+    const first = await RawConn.connect(lukePort);
+    first.send({ t: "peer_hello", v: 1, from: "hans", token });
+    expect(await first.next(() => true)).toEqual({ t: "peer_welcome", user: "luke" });
+    first.send({ t: "pm", text: "genuine" });
+    await luke.out.waitFor(P.chat("hans", "genuine"));
+    luke.send("private hans got it");
+    expect(await first.next("pm")).toMatchObject({ t: "pm", text: "got it" });
+    first.close();
+    await luke.out.waitFor(P.ended("hans"));
+
+    // The same token again: rejected (the server spent it on first use).
+    await expectRejected(lukePort, { t: "peer_hello", v: 1, from: "hans", token });
+
+    // A fresh token, presented under another caller's name: rejected.
+    const t2 = (await rawRequest(hans, { t: "peer_request", user: "luke" })).token as string;
+    await expectRejected(lukePort, { t: "peer_hello", v: 1, from: "yoda", token: t2 });
+    // A fresh token for luke, presented at yoda's port: rejected.
+    const t3 = (await rawRequest(hans, { t: "peer_request", user: "luke" })).token as string;
+    await expectRejected(yodaPort, { t: "peer_hello", v: 1, from: "hans", token: t3 });
+    // ...and each of those spent its token: the right use afterwards fails too.
+    await expectRejected(lukePort, { t: "peer_hello", v: 1, from: "hans", token: t2 });
+    await expectRejected(lukePort, { t: "peer_hello", v: 1, from: "hans", token: t3 });
+
+    // Nothing from the forged attempts reached a screen.
+    await expectQuiet(luke);
+    await expectQuiet(yoda);
+    expect(luke.out.seen.filter((l) => l.includes("(private)"))).toEqual([P.chat("hans", "genuine")]);
+    expect(luke.out.seen.filter((l) => l.startsWith("yoda("))).toEqual([]);
+    expect(yoda.out.seen.filter((l) => l.includes("private"))).toEqual([]);
+
+    // Both victims keep working.
+    yoda.send("message luke still here");
+    await luke.out.waitFor("yoda: still here");
+    await expectReply(yoda, "startprivate luke", P.started("luke"));
+    yoda.send("private luke all good");
+    await luke.out.waitFor(P.chat("yoda", "all good"));
+    // And a new genuine token still opens a new link.
+    const t4 = (await rawRequest(hans, { t: "peer_request", user: "luke" })).token as string;
+    const again = await RawConn.connect(lukePort);
+    again.send({ t: "peer_hello", v: 1, from: "hans", token: t4 });
+    expect(await again.next(() => true)).toEqual({ t: "peer_welcome", user: "luke" });
+  });
+
+  test("a caller the callee has blocked is given no address and no token", async () => {
+    const s = await startServer();
+    const luke = await loginClient(s.port, "luke");
+    const hans = await rawLogin(s.port, "hans");
+    await luke.out.waitFor("hans logged in");
+    await expectReply(luke, "block hans", "hans is blocked");
+
+    const r = await rawRequest(hans, { t: "peer_request", user: "luke" });
+    expect(r.code).toBe("blocked_you");
+    expect(r).not.toHaveProperty("host");
+    expect(r).not.toHaveProperty("port");
+    expect(r).not.toHaveProperty("token");
+    // Offline and unknown users give nothing away either.
+    for (const user of ["vader", "nobody"]) {
+      const o = await rawRequest(hans, { t: "peer_request", user });
+      expect(o.code).toBe(user === "vader" ? "offline" : "invalid_user");
+      expect(o).not.toHaveProperty("token");
+      expect(o).not.toHaveProperty("port");
+    }
+  });
+});
+
+describe("a peer killed mid-session (SPEC §6, §8)", () => {
+  test("SIGKILL: the callee and the caller of the dead client are told, `private` says it is gone, both keep working", async () => {
+    const s = await startServer();
+    const { hans, yoda, luke } = await loginAll(s.port, ["hans", "yoda", "luke"]);
+
+    await expectReply(hans, "startprivate luke", P.started("luke")); // luke is hans's callee
+    await expectReply(yoda, "startprivate hans", P.started("hans")); // yoda is hans's caller
+    hans.send("private luke before");
+    await luke.out.waitFor(P.chat("hans", "before"));
+    yoda.send("private hans before");
+    await hans.out.waitFor(P.chat("yoda", "before"));
+
+    hans.proc.kill("SIGKILL");
+    await hans.proc.exited;
+    await waitAll(luke.out, [P.ended("hans"), P.loggedOut("hans")]);
+    await waitAll(yoda.out, [P.ended("hans"), P.loggedOut("hans")]);
+
+    await expectReply(luke, "private hans are you there", P.gone("hans"));
+    await expectReply(yoda, "private hans are you there", P.gone("hans"));
+    await expectReply(luke, "private hans hello?", P.notEnabled("hans"));
+    await expectReply(yoda, "startprivate hans", P.offline("hans"));
+
+    // The survivors carry on, with the server and with each other.
+    expect(await outputOf(luke, "whoelse")).toEqual(["yoda"]);
+    await expectReply(luke, "startprivate yoda", P.started("yoda"));
+    luke.send("private yoda he is gone");
+    await yoda.out.waitFor(P.chat("luke", "he is gone"));
+  });
+});
