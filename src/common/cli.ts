@@ -50,4 +50,48 @@ export function parseCli(cli: CAC, argv: string[], usage: string): { args: strin
   }
 }
 
+/** What `--help` shows beyond the options cac knows about. */
+export type HelpSpec = {
+  /** One line: what the program is. */
+  summary: string;
+  /** The usage line (the same one bad arguments print). */
+  usage: string;
+  /** Positional arguments: name and meaning. */
+  args: [string, string][];
+  /** Example command lines, each with what it does. */
+  examples: [string, string][];
+  /** Closing lines (where to read more). */
+  notes?: string[];
+};
+
+/**
+ * Replace cac's help (which lists the positional arguments as a "command" and
+ * prints `(default: true)` for --no-* flags) with: summary, usage, arguments,
+ * options (from the cac definitions), examples.
+ */
+export function setHelp(cli: CAC, spec: HelpSpec): void {
+  cli.help(() => {
+    const table = (rows: [string, string][]) => {
+      const w = Math.max(...rows.map(([a]) => a.length));
+      return rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`.trimEnd()).join("\n");
+    };
+    const options = [...(cli.commands[0]?.options ?? []), ...cli.globalCommand.options].map((o): [string, string] => {
+      const def = o.config.default;
+      const help = o.name === "help" ? "Show this help" : o.description;
+      return [o.rawName, def === undefined || o.negated ? help : `${help} (default: ${def})`];
+    });
+    options.push(["-v, --version", "Show the version"]);
+    const examples = spec.examples.map(([cmd, what]) => `  $ ${cmd}\n      ${what}`).join("\n");
+    const sections = [
+      { body: `${cli.name} ${VERSION}: ${spec.summary}` },
+      { title: "Usage", body: `  ${spec.usage.replace(/^Usage: /, "")}` },
+      { title: "Arguments", body: table(spec.args) },
+      { title: "Options", body: table(options) },
+      { title: "Examples", body: examples },
+    ];
+    if (spec.notes?.length) sections.push({ body: spec.notes.join("\n") });
+    return sections;
+  });
+}
+
 export { cac };

@@ -11,13 +11,23 @@ export interface LinkEvents {
   frame(frame: Frame): void;
   /** Called once, when the link is gone for whatever reason. */
   close(reason: string): void;
+  /**
+   * The byte stream broke (frame too large, zero length, unknown kind). Without
+   * this handler the link is destroyed at once; with it, the consumer decides
+   * (typically: send an error, then end()). Nothing more is decoded either way:
+   * a broken stream cannot be resynchronised.
+   */
+  bad?(reason: string): void;
 }
 
 export interface LinkOptions {
   maxFrame: number;
   /** send() returns false once this many bytes wait in the queue. */
   highWater?: number;
-  /** A peer that lets more than this pile up is not reading: the link is dropped. */
+  /**
+   * A peer that lets more than this pile up is not reading: the link is dropped.
+   * Bytes sent as a `burst` (see send) do not count until they have left.
+   */
   maxQueued?: number;
 }
 
@@ -25,13 +35,43 @@ type SockData = { link?: Link };
 
 const GRACE_MS = 2000;
 
+/**
+ * Write coalescing. Small sends are held per link and written once per tick, in
+ * a microtask (after the `data` callback that caused them returns): a chunk of
+ * 32 messages then costs the sender one write and the receiver one, instead of
+ * 64 syscalls. Sends of CORK_MAX bytes or more (file data) are written at once,
+ * after what is held, so order is kept and big payloads are never copied.
+ */
+const CORK_MAX = 16 * 1024;
+/** Most bytes held per link before they are written: bounds `scratch` (a long run of sends, e.g. the offline backlog, is written as it goes). */
+const CORK_LIMIT = 64 * 1024;
+const corkedLinks: Link[] = [];
+let flushScheduled = false;
+/** One buffer to gather a link's held frames into a single write (write() copies to the kernel). */
+let scratch = new Uint8Array(64 * 1024);
+
+function flushCorked(): void {
+  flushScheduled = false;
+  // A flush can cork nothing new (it only writes), but stay safe if it ever does.
+  for (let i = 0; i < corkedLinks.length; i++) corkedLinks[i]!.uncork();
+  corkedLinks.length = 0;
+}
+
 export class Link {
   private readonly decoder: FrameDecoder;
   private queue: Uint8Array[] = [];
   private queued = 0;
+  /** Allowance over maxQueued for burst bytes still queued (shrinks as bytes leave). */
+  private burstAllowance = 0;
   private waiters: (() => void)[] = [];
+  /** Held small sends, written by uncork() (their bytes count in `queued`). */
+  private corked: Uint8Array[] = [];
+  private corkedBytes = 0;
+  private corkedBurst = 0;
   private ending = false;
   private closed = false;
+  /** The inbound stream broke: further bytes are ignored. */
+  private broken = false;
   private events: LinkEvents | null = null;
   readonly highWater: number;
   readonly maxQueued: number;
@@ -46,7 +86,7 @@ export class Link {
   }
 
   get remoteAddress(): string {
-    return this.sock.remoteAddress;
+    return this.sock.remoteAddress ?? "?";
   }
   get isOpen(): boolean {
     return !this.closed && !this.ending;
@@ -60,11 +100,42 @@ export class Link {
     this.events = events;
   }
 
-  /** Queue bytes for sending. Returns false when the caller should await drained(). */
-  send(bytes: Uint8Array): boolean {
+  /**
+   * Queue bytes for sending. Returns false when the caller should await drained().
+   * Never throws; on a closed or ending link it does nothing and returns false.
+   *
+   * `burst`: bytes the peer is known to be waiting for, all at once (the offline
+   * backlog at login). They may take the queue past maxQueued; only what is
+   * queued beyond them counts as "not reading".
+   */
+  send(bytes: Uint8Array, burst = false): boolean {
     if (this.closed || this.ending) return false;
+    if (this.corkedBytes + bytes.byteLength > CORK_LIMIT) {
+      this.uncork();
+      if (this.closed) return false;
+    }
+    if (this.queue.length === 0 && bytes.byteLength < CORK_MAX) {
+      if (this.corked.length === 0) {
+        corkedLinks.push(this);
+        if (!flushScheduled) {
+          flushScheduled = true;
+          queueMicrotask(flushCorked);
+        }
+      }
+      this.corked.push(bytes);
+      this.corkedBytes += bytes.byteLength;
+      if (burst) this.corkedBurst += bytes.byteLength;
+      this.queued += bytes.byteLength;
+      if (this.queued > this.maxQueued + this.burstAllowance + this.corkedBurst) {
+        this.destroy(`peer not reading (${this.queued} bytes queued)`);
+        return false;
+      }
+      return this.queued < this.highWater;
+    }
+    if (this.corked.length > 0) this.uncork();
+    if (this.closed) return false;
     if (this.queue.length === 0) {
-      const n = this.sock.write(bytes);
+      const n = this.write(bytes);
       if (n < 0) {
         this.destroy("socket closed");
         return false;
@@ -74,11 +145,60 @@ export class Link {
     }
     this.queue.push(bytes);
     this.queued += bytes.byteLength;
-    if (this.queued > this.maxQueued) {
+    if (burst) this.burstAllowance += bytes.byteLength;
+    if (this.queued > this.maxQueued + this.burstAllowance) {
       this.destroy(`peer not reading (${this.queued} bytes queued)`);
       return false;
     }
     return this.queued < this.highWater;
+  }
+
+  /** Write what send() held back, as one write; queue what the kernel did not take. */
+  uncork(): void {
+    const n = this.corked.length;
+    if (n === 0 || this.closed) return;
+    const total = this.corkedBytes;
+    const burst = this.corkedBurst;
+    let out: Uint8Array;
+    if (n === 1) {
+      out = this.corked[0]!;
+    } else {
+      if (scratch.byteLength < total) scratch = new Uint8Array(Math.max(total, scratch.byteLength * 2));
+      let at = 0;
+      for (let i = 0; i < n; i++) {
+        const part = this.corked[i]!;
+        scratch.set(part, at);
+        at += part.byteLength;
+      }
+      out = scratch.subarray(0, total);
+    }
+    this.corked.length = 0;
+    this.corkedBytes = 0;
+    this.corkedBurst = 0;
+    this.queued -= total;
+    // The queue is empty here: sends are held only while it is, and anything that
+    // queues (a big send, this) writes the held bytes first.
+    const w = this.write(out);
+    if (w < 0) {
+      this.destroy("socket closed");
+      return;
+    }
+    if (w < total) {
+      // scratch is reused: keep a copy of the rest.
+      const rest = n === 1 ? out.subarray(w) : out.slice(w);
+      this.enqueue(rest, Math.min(burst, rest.byteLength));
+    } else if (this.waiters.length > 0 && this.queued < this.highWater) {
+      this.wake();
+    }
+  }
+
+  private enqueue(bytes: Uint8Array, burstBytes: number): void {
+    this.queue.push(bytes);
+    this.queued += bytes.byteLength;
+    this.burstAllowance += burstBytes;
+    if (this.queued > this.maxQueued + this.burstAllowance) {
+      this.destroy(`peer not reading (${this.queued} bytes queued)`);
+    }
   }
 
   /** Resolves when the queue is under the high-water mark again (or the link closed). */
@@ -88,51 +208,71 @@ export class Link {
   }
 
   pause(): void {
-    this.sock.pause();
+    if (!this.closed) this.sock.pause();
   }
   resume(): void {
-    this.sock.resume();
+    if (!this.closed) this.sock.resume();
   }
 
-  /** Graceful close: flush what is queued, send FIN, and drop it if the peer lingers. */
+  /**
+   * Graceful close: flush what is queued, send FIN, and drop it if the peer lingers
+   * (a peer that stops reading never lets the queue empty). Safe to call at any time.
+   */
   end(): void {
     if (this.closed || this.ending) return;
+    this.uncork();
+    if (this.closed) return;
     this.ending = true;
-    if (this.queue.length === 0) this.sock.shutdown();
+    if (this.queue.length === 0) this.shutdown();
     const t = setTimeout(() => this.destroy("closed"), GRACE_MS);
     (t as any).unref?.();
   }
 
-  /** Hard close now. */
+  /** Hard close now. Safe to call at any time, any number of times. */
   destroy(reason = "closed"): void {
     if (this.closed) return;
     this.finish(reason);
-    this.sock.terminate();
+    try {
+      this.sock.terminate();
+    } catch {
+      // already gone
+    }
   }
 
   // ---- called by the socket handlers below ----
 
   onData(chunk: Uint8Array): void {
-    if (this.closed) return;
+    if (this.closed || this.broken) return;
     let frames: Frame[];
     try {
       frames = this.decoder.push(chunk);
     } catch (e) {
-      this.destroy(e instanceof FrameError ? `bad frame: ${e.message}` : String(e));
+      const why = e instanceof FrameError ? `bad frame: ${e.message}` : String(e);
+      this.broken = true;
+      if (this.events?.bad) this.events.bad(why);
+      else this.destroy(why);
       return;
     }
     for (const f of frames) {
       if (this.closed) return;
-      this.events?.frame(f);
+      try {
+        this.events?.frame(f);
+      } catch (e) {
+        // A consumer bug: lose this link, not the process.
+        this.destroy(`internal error: ${(e as Error).message ?? e}`);
+        return;
+      }
     }
   }
 
   onDrain(): void {
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
-      const n = this.sock.write(head);
+      const n = this.write(head);
       if (n < 0) return;
       this.queued -= n;
+      // Counted as burst bytes leaving first: the allowance never outlives the burst.
+      this.burstAllowance = Math.max(0, this.burstAllowance - n);
       if (n < head.byteLength) {
         this.queue[0] = head.subarray(n);
         return;
@@ -140,7 +280,7 @@ export class Link {
       this.queue.shift();
     }
     if (this.queued < this.highWater) this.wake();
-    if (this.queue.length === 0 && this.ending) this.sock.shutdown();
+    if (this.queue.length === 0 && this.ending) this.shutdown();
   }
 
   onSocketClosed(reason: string): void {
@@ -151,9 +291,30 @@ export class Link {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
+    this.corked.length = 0;
+    this.corkedBytes = 0;
+    this.corkedBurst = 0;
     this.queued = 0;
+    this.burstAllowance = 0;
     this.wake();
     this.events?.close(reason);
+  }
+
+  /** socket.write, never throwing: -1 when the socket is gone. */
+  private write(bytes: Uint8Array): number {
+    try {
+      return this.sock.write(bytes);
+    } catch {
+      return -1;
+    }
+  }
+
+  private shutdown(): void {
+    try {
+      this.sock.shutdown();
+    } catch {
+      // already gone; the close handler or the grace timer finishes the link
+    }
   }
 
   private wake(): void {

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { systemClock } from "../common/clock.ts";
-import { cac, fail, intArg, parseCli, UsageError } from "../common/cli.ts";
+import { cac, fail, intArg, parseCli, setHelp, UsageError } from "../common/cli.ts";
 import { makeLogger } from "../common/logger.ts";
 import { parseCredentials } from "./accounts.ts";
 import { DEFAULT_LIMITS } from "./hub.ts";
@@ -23,16 +23,31 @@ cli
   .option("--store <file>", "Durable state (offline messages, blocks); :memory: keeps nothing", {
     default: "./server-data.sqlite",
   })
-  .example("server 4000 60 120")
-  .example("server 4000 60 120 -d --store /var/lib/chat.sqlite");
-cli.help();
+  .option("--login-timeout <seconds>", "Close a connection that has not logged in after this long", {
+    default: DEFAULT_LIMITS.preLoginMs / 1000,
+  });
+setHelp(cli, {
+  summary: "terminal chat server (accounts, messages, presence, peer-to-peer and file sharing)",
+  usage: USAGE,
+  args: [
+    ["server_port", "TCP port to listen on (1-65535)"],
+    ["block_duration", "Seconds an account stays blocked after 3 wrong passwords"],
+    ["timeout", "Seconds without a command before a user is logged out"],
+  ],
+  examples: [
+    ["server 4000 60 120", "port 4000, 60 s block, 120 s timeout"],
+    ["server 4000 60 120 -d --store /var/lib/chat.sqlite", "debug log on stderr, state kept in that file"],
+    ["server 4000 10 30 --host 127.0.0.1 --store :memory:", "this machine only, nothing kept"],
+  ],
+});
 
 const { args, options } = parseCli(cli, process.argv, USAGE);
-let port: number, blockSec: number, timeoutSec: number;
+let port: number, blockSec: number, timeoutSec: number, loginSec: number;
 try {
   port = intArg("server_port", args[0], 1, 65535);
   blockSec = intArg("block_duration", args[1], 1, 1_000_000);
   timeoutSec = intArg("timeout", args[2], 1, 1_000_000);
+  loginSec = intArg("--login-timeout", options.loginTimeout, 1, 1_000_000);
   for (const k of ["credentials", "host", "store"]) {
     if (options[k] !== undefined && typeof options[k] !== "string") throw new UsageError(`--${k} needs a value`);
   }
@@ -74,7 +89,7 @@ const server = new ChatServer({
   store,
   clock: systemClock,
   log,
-  hub: { blockMs: blockSec * 1000, timeoutMs: timeoutSec * 1000, ...DEFAULT_LIMITS },
+  hub: { blockMs: blockSec * 1000, timeoutMs: timeoutSec * 1000, ...DEFAULT_LIMITS, preLoginMs: loginSec * 1000 },
 });
 try {
   const bound = server.start();
@@ -83,6 +98,17 @@ try {
   const code = (e as NodeJS.ErrnoException).code;
   fail(code === "EADDRINUSE" ? `port ${port} is already in use` : `cannot listen on port ${port}: ${code ?? (e as Error).message}`, 1);
 }
+
+// Last line of defence (DESIGN principle 7): a bug on one connection's path that
+// escapes every handler is reported, and the server goes on serving the others.
+process.on("uncaughtException", (e) => {
+  process.stderr.write(`server: internal error: ${e?.message ?? e}\n`);
+  log.debug(`internal error: ${e?.stack ?? e}`);
+});
+process.on("unhandledRejection", (e) => {
+  process.stderr.write(`server: internal error: ${(e as Error)?.message ?? e}\n`);
+  log.debug(`internal error: ${(e as Error)?.stack ?? e}`);
+});
 
 const shutdown = () => {
   log.debug("shutting down");

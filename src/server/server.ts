@@ -32,7 +32,9 @@ export class ChatServer {
 
   constructor(private readonly opts: ServerOptions) {
     const outbox: Outbox = {
-      send: (sid, msg) => this.links.get(sid)?.send(encodeMessage(msg)),
+      // The offline backlog goes out in one burst at login: a client that logs in
+      // and reads is not "not reading" because its mailbox was full (docs/limits.md).
+      send: (sid, msg) => this.links.get(sid)?.send(encodeMessage(msg), msg.t === "msg" && msg.kind === "offline"),
       sendMany: (sids, msg: ServerMsg) => {
         if (sids.length === 0) return;
         const bytes = encodeMessage(msg);
@@ -55,10 +57,13 @@ export class ChatServer {
         this.links.set(sid, link);
         link.attach({
           frame: (f) => {
-            if (f.kind !== KIND_JSON) return this.hub.violation(sid, `unexpected frame kind ${f.kind}`);
-            const msg = decodeClient(f.body);
-            if (typeof msg === "string") return this.hub.violation(sid, msg);
+            // Once the hub has let go of a session (drop → end()), what the client
+            // still sends is ignored: e.g. the rest of a pipelined login flood.
+            if (!link.isOpen) return;
             try {
+              if (f.kind !== KIND_JSON) return this.hub.violation(sid, `unexpected frame kind ${f.kind}`);
+              const msg = decodeClient(f.body);
+              if (typeof msg === "string") return this.hub.violation(sid, msg);
               this.hub.receive(sid, msg);
             } catch (e) {
               // A broken invariant is a bug: log it, drop this connection, serve the rest.
@@ -66,10 +71,23 @@ export class ChatServer {
               link.destroy("internal error");
             }
           },
+          // The byte stream broke (oversized frame, zero length, unknown kind): say why, then close.
+          bad: (reason) => {
+            this.hub.violation(sid, reason);
+            link.end(); // (the hub has already asked for it; this holds even if it had not)
+          },
           close: (reason) => {
             log.debug(`session ${sid}: link closed: ${reason}`);
             this.links.delete(sid);
-            this.hub.disconnect(sid);
+            // A link can close inside a hub call (a send that overflows a client that
+            // stopped reading); tell the hub afterwards, never in the middle of a rule.
+            queueMicrotask(() => {
+              try {
+                this.hub.disconnect(sid);
+              } catch (e) {
+                log.debug(`session ${sid}: internal error on disconnect: ${(e as Error).stack ?? e}`);
+              }
+            });
           },
         });
         log.debug(`session ${sid}: connection from ${link.remoteAddress}`);

@@ -6,8 +6,25 @@
 import { Database } from "bun:sqlite";
 import type { BlockList, Mailbox, Store, StoredMessage } from "./store.ts";
 
+/** Bumped when the tables change; a newer file is refused rather than misread. */
+const SCHEMA_VERSION = 1;
+
+/** Open (or create) the store. Throws with a one-line reason (not a database, newer schema, ...). */
 export function sqliteStore(path: string): Store {
   const db = new Database(path, { create: true, strict: true });
+  try {
+    return openStore(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+function openStore(db: Database): Store {
+  const version = db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`written by a newer server (schema ${version}, this server knows ${SCHEMA_VERSION})`);
+  }
   db.run("PRAGMA journal_mode = WAL");
   // FULL: a committed transaction survives power loss, not only a process kill.
   db.run("PRAGMA synchronous = FULL");
@@ -18,6 +35,7 @@ export function sqliteStore(path: string): Store {
   db.run("CREATE INDEX IF NOT EXISTS mailbox_recipient ON mailbox (recipient, seq)");
   db.run(`CREATE TABLE IF NOT EXISTS blocks (
     blocker TEXT NOT NULL, blocked TEXT NOT NULL, PRIMARY KEY (blocker, blocked)) WITHOUT ROWID`);
+  db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
 
   const put = db.prepare("INSERT INTO mailbox (recipient, sender, body, at) VALUES ($r, $s, $b, $a)");
   const select = db.prepare<{ sender: string; body: string; at: number }, { r: string }>(
@@ -65,5 +83,11 @@ export function sqliteStore(path: string): Store {
     },
   };
 
-  return { mailbox, blocks, close: () => db.close() };
+  let open = true;
+  const close = () => {
+    if (!open) return;
+    open = false;
+    db.close(); // checkpoints the WAL into the main file
+  };
+  return { mailbox, blocks, close };
 }
