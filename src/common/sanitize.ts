@@ -1,13 +1,14 @@
 /**
  * Strip what could paint on a terminal: whole ANSI escape sequences (CSI, OSC and
  * two-byte ESC sequences, 7- and 8-bit), then any remaining C0 control (including
- * CR, LF, TAB), DEL and C1 control. Applied to every text shown that came from
+ * CR, LF, TAB), DEL, C1 control and bidi override. Applied to every text shown that came from
  * someone else: message texts, user names, file names.
  */
 const ANSI =
   // OSC ... BEL/ST | CSI params final | other ESC x
   /(?:\u001b\]|\u009d)[^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)?|(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]?|\u001b[ -~]?/g;
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+// C0, DEL, C1, and the bidirectional overrides/isolates that reorder what follows them.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 export function stripControls(s: string): string {
   return s.replace(ANSI, "").replace(CONTROL, "");

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Clock } from "../common/clock.ts";
 
 export const TOKEN_TTL_MS = 30_000;
-const MAX_TOKENS = 100_000;
+export const MAX_TOKENS = 100_000;
 
 type Grant = { caller: string; callee: string; expires: number };
 
@@ -17,6 +17,8 @@ export class PeerTokens {
 
   issue(caller: string, callee: string): string {
     if (this.grants.size >= MAX_TOKENS) this.sweep();
+    // Still full (a flood within one TTL): forget the oldest grant (Map keeps insertion order).
+    if (this.grants.size >= MAX_TOKENS) this.grants.delete(this.grants.keys().next().value!);
     const token = randomBytes(24).toString("base64url");
     this.grants.set(token, { caller, callee, expires: this.clock.now() + TOKEN_TTL_MS });
     return token;

@@ -66,3 +66,10 @@ describe("stripControls leaves ordinary text alone", () => {
     expect(once).toBe("ab");
   });
 });
+
+describe("stripControls bidi", () => {
+  test("bidirectional overrides and isolates are removed (no reordering spoof)", () => {
+    expect(stripControls("hans\u202eexe.txt")).toBe("hansexe.txt");
+    expect(stripControls("a\u2066b\u2067c\u2068d\u2069e\u202af\u202bg\u202ch\u202di")).toBe("abcdefghi");
+  });
+});
