@@ -5,6 +5,7 @@
 import { stripControls } from "../common/sanitize.ts";
 import { helpText, parseCommand, type Command } from "./commands.ts";
 import type { Reply, ServerEvent, ServerSession } from "./session.ts";
+import type { FileCommand, Sharing } from "./sharing.ts";
 import { exitAfterFlush, type Terminal } from "./terminal.ts";
 import { T } from "./texts.ts";
 
@@ -19,6 +20,10 @@ export interface PrivateChat {
 export class ClientApp {
   private leaving = false;
   peers: PrivateChat | null = null;
+  /** File sharing (SPEC §6), set once logged in. */
+  sharing: Sharing | null = null;
+  /** Users this client has heard of (whoelse, presence, messages): for Tab completion. */
+  readonly seenUsers = new Set<string>();
 
   constructor(
     readonly user: string,
@@ -102,9 +107,16 @@ export class ClientApp {
       case "stopprivate":
         this.server.activity();
         return this.peers?.stop(cmd.user);
+      case "register":
+      case "searchFile":
+      case "searchChunk":
+      case "download":
+      case "privateDownload":
+        this.server.activity();
+        return this.files(cmd);
       case "help":
         this.server.activity();
-        return this.term.printLines(helpText(cmd.topic));
+        return this.term.printLines(helpText(cmd.topic, this.term.isTTY));
       case "logout":
         return this.logout();
       default: {
@@ -114,7 +126,12 @@ export class ClientApp {
     }
   }
 
+  private async files(cmd: FileCommand): Promise<void> {
+    await this.sharing?.run(cmd);
+  }
+
   private messageReply(to: string, r: Reply): string | null {
+    if (r.code === "ok" || r.code === "stored") this.seenUsers.add(to);
     switch (r.code) {
       case "ok":
         return null;
@@ -142,6 +159,7 @@ export class ClientApp {
 
   private showUsers(r: Reply, none: string): void {
     const users = (r.users ?? []).map(stripControls);
+    for (const u of users) this.seenUsers.add(u);
     if (users.length === 0) this.term.print(none, "notice");
     else this.term.printLines(users);
   }
@@ -149,9 +167,11 @@ export class ClientApp {
   private onServerEvent(e: ServerEvent): void {
     switch (e.t) {
       case "msg":
+        this.seenUsers.add(stripControls(e.from));
         return this.term.print(T.chat(stripControls(e.from), stripControls(e.text)), "chat");
       case "presence": {
         const u = stripControls(e.user);
+        this.seenUsers.add(u);
         return this.term.print(e.state === "in" ? T.loggedIn(u) : T.loggedOut(u), "system");
       }
       case "kicked":

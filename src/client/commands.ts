@@ -4,6 +4,7 @@
  * `help` and the `Error. Usage: …` lines are generated from the same table.
  * Pure: no I/O.
  */
+import { MAX_CHUNKS } from "../protocol/files.ts";
 import { MAX_TEXT_BYTES, textBytes } from "../protocol/messages.ts";
 import { T } from "./texts.ts";
 
@@ -28,6 +29,14 @@ export const COMMANDS = {
   startprivate: { usage: "startprivate <user>", help: "open a direct connection to <user>", words: 1 },
   private: { usage: "private <user> <text>", help: "send <text> to <user> over the direct connection", words: 1, text: true },
   stopprivate: { usage: "stopprivate <user>", help: "close the direct connection to <user>", words: 1 },
+  register: { usage: "register <path> [chunks]", help: `share a file, split into [chunks] pieces (default 10, at most ${MAX_CHUNKS})`, words: 1, extra: 1 },
+  searchFile: { usage: "searchFile <name>", help: "list the users who hold chunks of <name>", words: 1 },
+  searchChunk: { usage: "searchChunk <name> <c1> [c2 ...]", help: "list the users who hold each of these chunks of <name>", words: 2, extra: MAX_CHUNKS - 1 },
+  download: {
+    usage: "download <name>",
+    help: "fetch <name> from all its holders at once (one chunk: private <user> download <name> <chunk>)",
+    words: 1,
+  },
   help: { usage: "help [command]", help: "list the commands, or explain one", words: 0, extra: 1 },
   logout: { usage: "logout", help: "log out and quit", words: 0 },
 } as const satisfies Record<string, Spec>;
@@ -45,6 +54,11 @@ export type Command =
   | { name: "startprivate"; user: string }
   | { name: "private"; user: string; text: string }
   | { name: "stopprivate"; user: string }
+  | { name: "register"; path: string; chunks?: number }
+  | { name: "searchFile"; file: string }
+  | { name: "searchChunk"; file: string; chunks: number[] }
+  | { name: "download"; file: string }
+  | { name: "privateDownload"; user: string; file: string; chunk: number }
   | { name: "help"; topic?: string }
   | { name: "logout" };
 
@@ -79,6 +93,13 @@ export function parseCommand(line: string): Parsed {
     words.push(...extra);
   }
   const [a] = words;
+  if (name === "private") {
+    // `private <user> download <name> <chunk>` fetches a chunk (SPEC §6); any other text is a message.
+    const dl = /^download\s+(\S+)\s+(\d+)$/.exec(text);
+    if (dl && Number.isSafeInteger(Number(dl[2]))) {
+      return { ok: true, cmd: { name: "privateDownload", user: a!, file: dl[1]!, chunk: Number(dl[2]) } };
+    }
+  }
   switch (name) {
     case "message":
     case "private":
@@ -98,16 +119,40 @@ export function parseCommand(line: string): Parsed {
     case "whoelse":
     case "logout":
       return { ok: true, cmd: { name } };
+    case "register": {
+      const chunks = words[1];
+      if (chunks === undefined) return { ok: true, cmd: { name, path: a! } };
+      if (!/^\d+$/.test(chunks) || Number(chunks) < 1 || Number(chunks) > MAX_CHUNKS) return usage;
+      return { ok: true, cmd: { name, path: a!, chunks: Number(chunks) } };
+    }
+    case "searchFile":
+    case "download":
+      return { ok: true, cmd: { name, file: a! } };
+    case "searchChunk": {
+      const nums = words.slice(1);
+      if (!nums.every((w) => /^\d+$/.test(w) && Number(w) >= 1 && Number.isSafeInteger(Number(w)))) return usage;
+      return { ok: true, cmd: { name, file: a!, chunks: nums.map(Number) } };
+    }
   }
 }
 
-/** The help text: every command with one line, or one command in detail. */
-export function helpText(topic?: string): string[] {
+/**
+ * The help text: every command with one line, or one command in detail. On a
+ * terminal (`tty`) the list ends with the keys that help (docs/terminal.md).
+ */
+export function helpText(topic?: string, tty = false): string[] {
   if (topic !== undefined) {
     if (!isCommand(topic)) return [T.invalidCommand];
     const s = COMMANDS[topic];
     return [`${s.usage}`, `  ${s.help}`];
   }
   const width = Math.max(...COMMAND_NAMES.map((n) => COMMANDS[n].usage.length));
-  return ["Commands:", ...COMMAND_NAMES.map((n) => `  ${COMMANDS[n].usage.padEnd(width)}  ${COMMANDS[n].help}`)];
+  const list = ["Commands:", ...COMMAND_NAMES.map((n) => `  ${COMMANDS[n].usage.padEnd(width)}  ${COMMANDS[n].help}`)];
+  if (!tty) return list;
+  return [
+    ...list,
+    "Type help <command> for one command. Keys: Tab completes commands and user names,",
+    "Up/Down recall earlier lines, Ctrl-C clears the line (twice on an empty line: log out),",
+    "Ctrl-D on an empty line logs out.",
+  ];
 }

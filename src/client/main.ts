@@ -1,11 +1,13 @@
 /**
  * ./client <server_host> <server_port> [options]
  */
-import { cac, fail, intArg, parseCli, UsageError } from "../common/cli.ts";
+import { cac, fail, intArg, parseCli, setHelp, UsageError } from "../common/cli.ts";
 import { makeLogger } from "../common/logger.ts";
 import { ClientApp } from "./app.ts";
-import { COMMAND_NAMES } from "./commands.ts";
+import { COMMANDS } from "./commands.ts";
+import { complete } from "./completion.ts";
 import { Peers } from "./peers.ts";
+import { filesDirFor, Sharing } from "./sharing.ts";
 import { ServerSession, SessionError } from "./session.ts";
 import { exitAfterFlush, Terminal } from "./terminal.ts";
 import { T } from "./texts.ts";
@@ -16,11 +18,27 @@ const cli = cac("client");
 cli
   .command("<server_host> <server_port>", "Connect to a chat server and log in")
   .option("--files <dir>", "File-sharing folder (default: ./files/<username>)")
-  .option("--no-color", "No colours, even on a terminal")
-  .option("-d, --debug", "Debug log on stderr")
-  .example("client 127.0.0.1 4000")
-  .example("client chat.example.org 4000 --files ~/shared");
-cli.help();
+  .option("--no-color", "No colours, even on a terminal (so does NO_COLOR=1)")
+  .option("-d, --debug", "Debug log on stderr");
+setHelp(cli, {
+  summary: "terminal chat client (log in, message, chat privately, share files)",
+  usage: USAGE,
+  args: [
+    ["server_host", "Name or IP address of the chat server"],
+    ["server_port", "TCP port of the chat server (1-65535)"],
+  ],
+  examples: [
+    ["client 127.0.0.1 4000", "log in to a server on this machine"],
+    ["client chat.example.org 4000 --files ~/shared", "share and download files in ~/shared"],
+    ["NO_COLOR=1 client 127.0.0.1 4000", "no colours"],
+    ["printf 'hans\\nfalcon\\nwhoelse\\nlogout\\n' | client 127.0.0.1 4000", "scripted: one line in, one event out"],
+  ],
+  notes: [
+    "After login type `help` for the commands. On a terminal: Tab completes commands",
+    "and user names, Up/Down recall earlier lines, Ctrl-D logs out, Ctrl-C clears",
+    "the line or (pressed twice) logs out. The password is never shown.",
+  ],
+});
 
 const { args, options } = parseCli(cli, process.argv, USAGE);
 let port: number;
@@ -31,7 +49,8 @@ try {
   fail((e as Error).message, 2, USAGE);
 }
 const host = args[0]!;
-const color = options.color !== false && process.env.NO_COLOR === undefined;
+// NO_COLOR counts when set and not empty (no-color.org).
+const color = options.color !== false && !process.env.NO_COLOR;
 
 let server: ServerSession;
 try {
@@ -42,22 +61,33 @@ try {
 }
 
 let app: ClientApp | null = null;
-const term = new Terminal({
+const term: Terminal = new Terminal({
   color,
-  complete: (line) => {
-    const words = line.split(" ");
-    if (words.length <= 1) return COMMAND_NAMES.filter((c) => c.startsWith(line));
-    return [];
-  },
+  complete: (line): [string[], string] =>
+    complete(line, {
+      usages: COMMANDS,
+      users: [...(app?.seenUsers ?? [])].filter((u) => u !== app?.user),
+      sessions: peers.openSessions,
+    }),
+});
+// Ctrl-C during login: quit at once, nothing is lost (after login: see below).
+term.onQuit = () => quit(130);
+// Killed, or the terminal window closed: log out properly if logged in.
+process.on("SIGTERM", () => (app ? void app.logout() : quit(1)));
+process.on("SIGHUP", () => {
+  term.hangup();
+  if (app) void app.logout();
+  else quit(1);
 });
 const log = makeLogger(!!options.debug, "client");
-const peers = new Peers(term, log);
+const peers: Peers = new Peers(term, log);
 let peerPort: number;
 try {
   peerPort = peers.listen();
 } catch (e) {
   fail(`cannot listen for peers: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 1);
 }
+log.debug(`peer listener on port ${peerPort}`);
 let loggingIn = true;
 server.onClose = () => {
   if (!loggingIn) return;
@@ -98,6 +128,14 @@ async function login(): Promise<string | null> {
   }
 }
 
+/** Leave before logging in. */
+function quit(code: number): void {
+  loggingIn = false;
+  server.close();
+  term.close();
+  exitAfterFlush(code);
+}
+
 function fail1(): null {
   loggingIn = false;
   term.close();
@@ -108,18 +146,16 @@ function fail1(): null {
 try {
   const user = await login();
   if (user === null) {
-    if (loggingIn) {
-      // End of input before logging in.
-      loggingIn = false;
-      server.close();
-      term.close();
-      exitAfterFlush(1);
-    }
+    if (loggingIn) quit(1); // end of input before logging in
   } else {
     loggingIn = false;
     app = new ClientApp(user, term, server);
     peers.ready(user, server);
     app.peers = peers;
+    app.sharing = new Sharing(user, filesDirFor(user, options.files), term, server, peers, log);
+    // Logged in: Ctrl-C clears the line, or asks once more, then logs out (docs/terminal.md).
+    term.onQuit = () => void app!.logout();
+    term.confirmQuit = true;
     await app.run();
   }
 } catch (e) {

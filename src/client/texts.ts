@@ -14,6 +14,8 @@ export const T = {
   goodbye: "Goodbye",
   timedOut: "You have been logged out due to inactivity",
   connectionLost: "Connection to server lost",
+  // terminal only (docs/terminal.md)
+  interruptAgain: "(To log out, press Ctrl-C again or Ctrl-D, or type logout)",
 
   invalidCommand: "Error. Invalid command",
   usage: (line: string) => `Error. Usage: ${line}`,
@@ -53,6 +55,35 @@ export const T = {
   noPrivateSession: (u: string) => `Error. No active private messaging session with ${u}`,
   privateEnded: (u: string) => `Private messaging with ${u} ended`,
   peerUnreachable: (u: string) => `Error. Cannot reach ${u} for private messaging`,
+
+  // file sharing (SPEC §6)
+  fileRegistered: (name: string, bytes: number, chunks: number) => `File ${name} registered (${bytes} bytes, ${chunks} chunks)`,
+  fileAlreadyRegistered: (name: string) => `File ${name} already registered; your chunks are now available`,
+  fileConflict: (name: string) => `Error. A different file named ${name} is already registered`,
+  cannotRead: (path: string) => `Error. Cannot read ${path}`,
+  fileAvailable: (name: string, users: string[]) => `File ${name} is available from: ${users.join(", ")}`,
+  fileNotAvailable: (name: string) => `File ${name} is not available`,
+  chunkAvailable: (c: number, name: string, users: string[]) => `Chunk ${c} of ${name} is available from: ${users.join(", ")}`,
+  chunkNotAvailable: (c: number, name: string) => `Chunk ${c} of ${name} is not available`,
+  chunkDownloaded: (c: number, name: string, u: string) => `Downloaded chunk ${c} of ${name} from ${u}`,
+  lacksChunk: (u: string, c: number, name: string) => `Error. ${u} does not have chunk ${c} of ${name}`,
+  chunkFailedVerification: (c: number, name: string, u: string) => `Error. Chunk ${c} of ${name} from ${u} failed verification`,
+  fileDownloaded: (name: string, bytes: number, users: string[]) => `Downloaded ${name} (${bytes} bytes) from ${users.join(", ")}`,
+  invalidFileName: "Error. Invalid file name",
+  alreadyHaveChunk: (c: number, name: string) => `Error. You already have chunk ${c} of ${name}`,
+  alreadyHaveFile: (name: string, bytes: number) => `You already have ${name} (${bytes} bytes)`,
+  localNameTaken: (name: string) => `Error. Another file named ${name} is already in your files folder`,
+  chunkFetchFailed: (c: number, name: string, u: string) => `Error. Could not fetch chunk ${c} of ${name} from ${u}`,
+  downloadIncomplete: (name: string, missing: number[]) =>
+    `Error. Download of ${name} incomplete: chunk${missing.length === 1 ? "" : "s"} ${missing.join(", ")} not available`,
+  registryFull: "Error. The server cannot register more files now",
+  filesFolderUnusable: (dir: string, why: string) => `Error. Files folder ${dir} cannot be used (${why})`,
+  fileProgress: (name: string, chunks: number, of: number, bytes: number, total: number) => {
+    const pct = total === 0 ? 100 : Math.floor((bytes / total) * 100);
+    const bar = "#".repeat(Math.floor(pct / 5)).padEnd(20, "-");
+    const mib = (n: number) => (n / 1048576).toFixed(1);
+    return `Downloading ${name} [${bar}] ${pct}% ${mib(bytes)}/${mib(total)} MiB, ${chunks}/${of} chunks`;
+  },
 
   // program-level errors (stderr)
   cannotConnect: (host: string, port: number, why: string) => `cannot connect to server at ${host}:${port} (${why})`,

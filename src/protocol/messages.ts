@@ -38,6 +38,12 @@ export const REPLY_CODES = [
   "token_bad", // peer_check: unknown, used or expired token
   "bye", // logout acknowledged; the server closes the link after this
   "mailbox_full", // message: recipient offline and their mailbox is at its limit
+  "file_new", // file_register: registered; the sender holds the chunks it announced
+  "file_same", // file_register: same name and content already registered; sender's chunks added
+  "file_conflict", // file_register: another file has this name (its size and hashes in the reply)
+  "file", // file_search: size, hashes, holders in users/maps
+  "not_found", // file_search/file_have: no online user holds a file of that name
+  "registry_full", // file_register/file_have: the server holds as many files as it may
 ] as const;
 export type ReplyCode = (typeof REPLY_CODES)[number];
 
@@ -55,13 +61,20 @@ export const C2S = {
   activity: {},
   peer_request: { id: "int", user: "str" },
   peer_check: { id: "int", user: "str", token: "str" },
+  // file sharing (SPEC §6): hashes are lower-case hex SHA-256, one per chunk; chunks are 1-based
+  file_register: { id: "int", name: "str", size: "int", hashes: "strs", have: "ints?" },
+  file_have: { id: "int", name: "str", chunks: "ints" },
+  file_search: { id: "int", name: "str" },
 } as const satisfies Schema;
 
 /** Server → client. */
 export const S2C = {
   hello_ok: { v: "int", maxFrame: "int" },
   login_result: { code: LOGIN_CODES, user: "str" },
-  reply: { id: "int", code: REPLY_CODES, users: "strs?", host: "str?", port: "int?", token: "str?", user: "str?" },
+  reply: {
+    id: "int", code: REPLY_CODES, users: "strs?", host: "str?", port: "int?", token: "str?", user: "str?",
+    size: "int?", hashes: "strs?", maps: "strs?", // file_search / file_conflict
+  },
   msg: { from: "str", text: "str", kind: ["direct", "broadcast", "offline"] },
   presence: { user: "str", state: ["in", "out"] },
   kicked: { reason: ["timeout"] },
@@ -75,6 +88,11 @@ export const P2P = {
   peer_reject: { reason: "str" }, // callee → caller, then close
   pm: { text: "str" },
   pm_stop: {},
+  // chunk transfer (SPEC §6): the requester picks `req`, the holder's DATA frames carry it as stream id
+  chunk_get: { req: "int", name: "str", chunk: "int" }, // requester → holder
+  chunk_ok: { req: "int", size: "int" }, // holder → requester: `size` bytes follow in DATA frames
+  chunk_none: { req: "int", reason: ["not_held", "bad_name", "busy", "error"] }, // holder → requester: no (more) data
+  chunk_cancel: { req: "int" }, // requester → holder: stop sending
 } as const satisfies Schema;
 
 export type ClientMsg = MessageOf<typeof C2S>;

@@ -65,17 +65,31 @@ export function validate<S extends Schema>(schema: S, v: unknown): MessageOf<S> 
   const obj = v as Record<string, unknown>;
   const t = obj.t;
   if (typeof t !== "string" || !Object.hasOwn(schema, t)) return `unknown message type ${JSON.stringify(t)?.slice(0, 40)}`;
-  const fields = schema[t]!;
-  for (const [name, spec] of Object.entries(fields)) {
-    const value = obj[name];
-    if (typeof spec !== "string") {
-      if (typeof value !== "string" || !spec.includes(value)) return `${t}.${name}: expected one of ${spec.join("|")}`;
+  for (const f of compiled(schema[t]!)) {
+    const value = obj[f.name];
+    if (f.choices) {
+      if (typeof value !== "string" || !f.choices.includes(value)) return `${t}.${f.name}: expected one of ${f.choices.join("|")}`;
       continue;
     }
-    const optional = spec.endsWith("?");
-    const kind = (optional ? spec.slice(0, -1) : spec) as Scalar;
-    if (value === undefined && optional) continue;
-    if (!checkScalar(kind, value)) return `${t}.${name}: expected ${kind}`;
+    if (value === undefined && f.optional) continue;
+    if (!checkScalar(f.kind, value)) return `${t}.${f.name}: expected ${f.kind}`;
   }
   return obj as MessageOf<S>;
+}
+
+type CompiledField = { name: string; kind: Scalar; optional: boolean; choices: readonly string[] | null };
+const compiledCache = new WeakMap<object, CompiledField[]>();
+
+/** A message type's fields, parsed once (validate runs for every message a server relays). */
+function compiled(fields: Record<string, FieldSpec>): CompiledField[] {
+  let out = compiledCache.get(fields);
+  if (!out) {
+    out = Object.entries(fields).map(([name, spec]) => {
+      if (typeof spec !== "string") return { name, kind: "str" as Scalar, optional: false, choices: spec };
+      const optional = spec.endsWith("?");
+      return { name, kind: (optional ? spec.slice(0, -1) : spec) as Scalar, optional, choices: null };
+    });
+    compiledCache.set(fields, out);
+  }
+  return out;
 }

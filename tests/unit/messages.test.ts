@@ -50,6 +50,10 @@ const clientSamples: ClientMsg[] = [
   { t: "activity" },
   { t: "peer_request", id: 10, user: "luke" },
   { t: "peer_check", id: Number.MAX_SAFE_INTEGER, user: "luke", token: "abc_-123" },
+  { t: "file_register", id: 11, name: "big.bin", size: 20, hashes: ["a".repeat(64), "b".repeat(64)] },
+  { t: "file_register", id: 12, name: "big.bin", size: 20, hashes: ["a".repeat(64), "b".repeat(64)], have: [2] },
+  { t: "file_have", id: 13, name: "big.bin", chunks: [1, 2] },
+  { t: "file_search", id: 14, name: "big.bin" },
 ];
 
 const serverSamples: ServerMsg[] = [
@@ -59,6 +63,7 @@ const serverSamples: ServerMsg[] = [
   { t: "reply", id: 99, code: "users", users: [] },
   { t: "reply", id: 100, code: "users", users: ["yoda", "luke", "é😀"] },
   { t: "reply", id: 101, code: "peer", user: "luke", host: "127.0.0.1", port: 40000, token: "tok" },
+  { t: "reply", id: 102, code: "file", size: 20, hashes: ["a".repeat(64)], users: ["luke"], maps: ["1"] },
   { t: "msg", from: "yoda", text: tricky, kind: "direct" },
   { t: "msg", from: "yoda", text: "b", kind: "broadcast" },
   { t: "msg", from: "yoda", text: "o", kind: "offline" },
@@ -75,6 +80,10 @@ const peerSamples: PeerMsg[] = [
   { t: "peer_reject", reason: "bad token" },
   { t: "pm", text: tricky },
   { t: "pm_stop" },
+  { t: "chunk_get", req: 1, name: "big.bin", chunk: 3 },
+  { t: "chunk_ok", req: 1, size: 2_097_152 },
+  { t: "chunk_none", req: 1, reason: "not_held" },
+  { t: "chunk_cancel", req: 1 },
 ];
 
 describe("round trips", () => {

@@ -1,0 +1,225 @@
+/**
+ * Fetching one chunk from one peer (the requester side of a chunk transfer).
+ *
+ * The holder streams the chunk as DATA frames of at most DATA_PIECE bytes. Each piece
+ * is written at its offset in the target (.part) file through a file handle, in order,
+ * and once written it is hashed (download-hash.ts: read back by a worker thread, so
+ * hashing overlaps receiving). Nothing else keeps it. While more than PAUSE_AT bytes
+ * of a link wait to be written, that link is paused: TCP then pushes back on the
+ * holder, so memory stays at a few pieces whatever the file size. The chunk is good
+ * only if its SHA-256 equals the registry's; the caller marks it held only then.
+ */
+import type { FileHandle } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import type { Logger } from "../common/logger.ts";
+import type { PeerMsg } from "../protocol/messages.ts";
+import { diskHasher, type HashJob } from "./download-hash.ts";
+import { transferred } from "./sharing-gc.ts";
+import type { PeerConn } from "./peers.ts";
+
+/** Why a fetch ended. */
+export type FetchOutcome = "ok" | "not_held" | "bad_name" | "busy" | "verify" | "gone" | "stalled" | "error";
+/** How a fetch ended; `onDisk`: the verifying hash was taken from the bytes read back from disk. */
+export type FetchResult = { outcome: FetchOutcome; onDisk: boolean };
+
+/** Where a chunk goes and what it must hash to. */
+export type ChunkTarget = { path: string; start: number; size: number; hash: string };
+
+/** Pause reading a link while this many received bytes wait for the disk; resume under RESUME_AT. */
+export const PAUSE_AT = 2 << 20;
+export const RESUME_AT = 512 << 10;
+/** A transfer that makes no progress for this long is given up (and cancelled). */
+export const STALL_MS = 15_000;
+
+type Incoming = {
+  req: number;
+  target: ChunkTarget;
+  fh: FileHandle;
+  hash: HashJob;
+  started: boolean;
+  received: number;
+  /** Pieces waiting to be written, in order; the head is being written. */
+  queue: { bytes: Uint8Array; at: number }[];
+  writing: boolean;
+  writeFailed: boolean;
+  allIn: boolean;
+  finished: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
+  onBytes?: (n: number) => void;
+  done: (r: FetchResult) => void;
+  idle: (() => void) | null;
+};
+
+/** The requester side of one peer link: its open chunk requests. */
+export class ChunkClient {
+  private nextReq = 1;
+  private readonly streams = new Map<number, Incoming>();
+  private pendingWrite = 0;
+  private paused = false;
+
+  constructor(
+    readonly conn: PeerConn,
+    private readonly log: Logger,
+  ) {}
+
+  get active(): number {
+    return this.streams.size;
+  }
+
+  /** Ask for chunk `c` of `name` and write it to `target`; resolves with the outcome (never rejects). */
+  async fetch(name: string, c: number, target: ChunkTarget, onBytes?: (n: number) => void): Promise<FetchResult> {
+    if (!this.conn.link.isOpen) return { outcome: "gone", onDisk: false };
+    let fh: FileHandle;
+    try {
+      fh = await open(target.path, "r+");
+    } catch (e) {
+      this.log.debug(`fetch ${name}#${c}: cannot open ${target.path}: ${(e as Error).message}`);
+      return { outcome: "error", onDisk: false };
+    }
+    const req = this.nextReq++;
+    let stream: Incoming | null = null;
+    const result = await new Promise<FetchResult>((resolve) => {
+      const s: Incoming = {
+        req, target, fh, hash: diskHasher.open(target.path), started: false, received: 0, queue: [],
+        writing: false, writeFailed: false, allIn: false, finished: false, timer: null, onBytes, idle: null,
+        done: (r) => {
+          if (s.finished) return;
+          s.finished = true;
+          this.streams.delete(req);
+          if (s.timer) clearTimeout(s.timer);
+          s.timer = null;
+          if (r.outcome !== "ok" && r.outcome !== "verify") s.hash.abort();
+          resolve(r);
+        },
+      };
+      stream = s;
+      this.streams.set(req, s);
+      this.arm(s);
+      if (!this.conn.link.isOpen) return s.done({ outcome: "gone", onDisk: false });
+      this.conn.send({ t: "chunk_get", req, name, chunk: c });
+    });
+    // Pieces still queued are dropped; a write in progress finishes before the handle closes.
+    const s = stream as Incoming | null;
+    if (s) {
+      for (const p of s.queue.splice(s.writing ? 1 : 0)) this.unpend(p.bytes.byteLength);
+      if (s.writing) await new Promise<void>((r) => (s.idle = r));
+    }
+    await fh.close().catch(() => {});
+    return result;
+  }
+
+  /** A chunk_ok / chunk_none for one of our requests. */
+  onMessage(msg: Extract<PeerMsg, { t: "chunk_ok" | "chunk_none" }>): void {
+    const s = this.streams.get(msg.req);
+    if (!s) return; // cancelled or finished: late answers are harmless
+    if (msg.t === "chunk_none") return s.done({ outcome: msg.reason, onDisk: false });
+    if (s.started || msg.size !== s.target.size) {
+      this.log.debug(`peer ${this.conn.user}: chunk_ok of ${msg.size} bytes, expected ${s.target.size}`);
+      return this.fail(s, "error");
+    }
+    s.started = true;
+    this.arm(s);
+    if (s.target.size === 0) this.allIn(s);
+  }
+
+  /** One DATA frame for stream `req`. */
+  onData(req: number, payload: Uint8Array): void {
+    const s = this.streams.get(req);
+    if (!s) return; // after a cancel, pieces still in flight are dropped
+    if (!s.started || s.received + payload.byteLength > s.target.size) {
+      this.log.debug(`peer ${this.conn.user}: unexpected data on stream ${req}`);
+      return this.fail(s, "error");
+    }
+    transferred(payload.byteLength);
+    const at = s.target.start + s.received;
+    s.received += payload.byteLength;
+    s.onBytes?.(payload.byteLength);
+    this.arm(s);
+    s.queue.push({ bytes: payload, at });
+    this.pendingWrite += payload.byteLength;
+    if (!this.paused && this.pendingWrite > PAUSE_AT) {
+      this.paused = true;
+      this.conn.link.pause();
+    }
+    if (!s.writing) this.pump(s);
+    if (s.received === s.target.size) this.allIn(s);
+  }
+
+  /** The link is gone: every open request fails. */
+  onGone(): void {
+    for (const s of [...this.streams.values()]) s.done({ outcome: "gone", onDisk: false });
+  }
+
+  /** Write the stream's queued pieces one after another, each hashed once written. */
+  private pump(s: Incoming): void {
+    const head = s.queue[0];
+    if (!head || s.finished) {
+      s.writing = false;
+      const w = s.idle;
+      s.idle = null;
+      w?.();
+      if (!head && s.allIn && !s.finished) this.verdict(s);
+      return;
+    }
+    s.writing = true;
+    const n = head.bytes.byteLength;
+    s.fh.write(head.bytes, 0, n, head.at).then(
+      (r) => {
+        if (r.bytesWritten !== n) throw new Error(`short write (${r.bytesWritten} of ${n})`);
+        if (!s.finished) s.hash.written(head.at, head.bytes);
+      },
+    ).catch((e) => {
+      this.log.debug(`write at ${head.at}: ${(e as Error).message}`);
+      s.writeFailed = true;
+    }).finally(() => {
+      if (s.queue[0] === head) {
+        s.queue.shift();
+        this.unpend(n);
+      }
+      if (s.writeFailed && !s.finished) this.fail(s, "error");
+      this.pump(s);
+    });
+  }
+
+  private unpend(n: number): void {
+    this.pendingWrite -= n;
+    if (this.paused && this.pendingWrite < RESUME_AT) {
+      this.paused = false;
+      this.conn.link.resume();
+    }
+  }
+
+  /** Every byte arrived: once all is written, compare the hash. */
+  private allIn(s: Incoming): void {
+    s.allIn = true;
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = null;
+    if (!s.writing && s.queue.length === 0) this.verdict(s);
+  }
+
+  private verdict(s: Incoming): void {
+    if (s.writeFailed) return s.done({ outcome: "error", onDisk: false });
+    s.hash.digest().then(
+      ({ hash, onDisk }) => s.done({ outcome: hash === s.target.hash ? "ok" : "verify", onDisk }),
+      (e) => {
+        this.log.debug(`hashing stream ${s.req}: ${(e as Error).message}`);
+        s.done({ outcome: "error", onDisk: false });
+      },
+    );
+  }
+
+  private fail(s: Incoming, o: FetchOutcome): void {
+    if (this.conn.link.isOpen) this.conn.send({ t: "chunk_cancel", req: s.req });
+    s.done({ outcome: o, onDisk: false });
+  }
+
+  /** (Re)start the stall timer of a stream that is still receiving. */
+  private arm(s: Incoming): void {
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = setTimeout(() => {
+      s.timer = null;
+      this.log.debug(`peer ${this.conn.user}: stream ${s.req} stalled`);
+      this.fail(s, "stalled");
+    }, STALL_MS);
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * The client's files folder (SPEC §6): what it holds, on disk and in memory.
+ *
+ * Layout (docs/file-sharing.md):
+ *   <files>/<name>                   a complete file (registered or downloaded and checked)
+ *   <files>/.termchat/<name>.json    its manifest: size, chunk hashes, chunks held, complete?
+ *   <files>/.termchat/<name>.part    a download in progress, full size (sparse); pieces are
+ *                                    written at their offsets, a chunk counts as held only
+ *                                    once its SHA-256 matched and the manifest says so
+ *
+ * Every path is built from a name that passed badFileName() (no separators, no `..`,
+ * no NUL, no leading dot), so nothing outside the folder is ever read or written.
+ * Reads and writes go through file handles at offsets, in pieces: memory does not
+ * grow with the file size.
+ */
+import { createHash } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
+import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { constants as fsc } from "node:fs";
+import { badFileName, chunkRange, HASH_RE, validShape } from "../protocol/files.ts";
+
+/** The hidden folder inside the files folder that holds manifests and partial downloads. */
+export const META_DIR = ".termchat";
+/** Bytes read at a time when hashing or checking a file. */
+export const READ_PIECE = 1024 * 1024;
+
+export type LocalFile = {
+  name: string;
+  size: number;
+  hashes: string[];
+  /** Chunks (1-based) held and verified. All of them when complete. */
+  have: Set<number>;
+  /** Assembled at <files>/<name> and checked as a whole. */
+  complete: boolean;
+  /** Of <files>/<name> when it was recorded; a complete file whose mtime or size changed is no longer shared. */
+  mtimeMs?: number;
+  /** Chunks whose bytes this process read back from disk and found good (not persisted). */
+  checked: Set<number>;
+};
+
+type Manifest = { v: 1; name: string; size: number; hashes: string[]; have: number[]; complete: boolean; mtimeMs?: number };
+
+export class FileStore {
+  readonly files = new Map<string, LocalFile>();
+  readonly meta: string;
+  private saving = new Map<string, Promise<void>>();
+
+  constructor(readonly dir: string) {
+    this.meta = join(dir, META_DIR);
+  }
+
+  /** Create the folder if needed and read what it holds. Throws if the folder is unusable. */
+  async init(log: (s: string) => void = () => {}): Promise<void> {
+    await mkdir(this.meta, { recursive: true });
+    for (const entry of await readdir(this.meta)) {
+      if (!entry.endsWith(".json")) continue;
+      const name = entry.slice(0, -".json".length);
+      const f = await this.readManifest(name).catch(() => null);
+      if (!f) {
+        log(`files: dropping stale or unreadable manifest ${entry}`);
+        await this.forget(name);
+        continue;
+      }
+      this.files.set(name, f);
+    }
+  }
+
+  get(name: string): LocalFile | undefined {
+    return this.files.get(name);
+  }
+
+  holds(name: string, c: number): boolean {
+    return this.files.get(name)?.have.has(c) ?? false;
+  }
+
+  /** Where a file's bytes are: the complete file, or its .part while downloading. */
+  dataPath(f: LocalFile): string {
+    return f.complete ? join(this.dir, f.name) : this.partPath(f.name);
+  }
+
+  partPath(name: string): string {
+    return join(this.meta, `${name}.part`);
+  }
+
+  /** Path of `name` in the folder (the name must be valid). */
+  pathOf(name: string): string {
+    return join(this.dir, name);
+  }
+
+  span(f: LocalFile, c: number): { start: number; end: number } {
+    return chunkRange(f.size, f.hashes.length, c);
+  }
+
+  // ---- registering ----
+
+  /** SHA-256 of every chunk of the file at `path` (size bytes, n chunks), read in pieces. */
+  async hashFile(path: string, size: number, n: number): Promise<string[]> {
+    const fh = await open(path, "r");
+    try {
+      const buf = Buffer.allocUnsafe(READ_PIECE);
+      const out: string[] = [];
+      for (let c = 1; c <= n; c++) {
+        const { start, end } = chunkRange(size, n, c);
+        out.push(await hashRange(fh, buf, start, end));
+      }
+      return out;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Is `path` the very file <files>/<name>? */
+  async isInPlace(path: string, name: string): Promise<boolean> {
+    try {
+      return (await realpath(path)) === (await realpath(this.pathOf(name)));
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Record <files>/<name> as a complete shared file, copying `source` there first
+   * unless it is that file already (or a checked copy of it is). Any partial download
+   * of the name is dropped.
+   */
+  async adoptComplete(name: string, source: string | null, size: number, hashes: string[]): Promise<LocalFile> {
+    const dest = this.pathOf(name);
+    if (source !== null) {
+      const tmp = join(this.meta, `${name}.copy`);
+      // A reflink where the file system can, else a plain copy; then one rename, so a
+      // half-copied file is never visible under its name.
+      await copyFile(source, tmp, fsc.COPYFILE_FICLONE);
+      await rename(tmp, dest);
+    }
+    await rm(this.partPath(name), { force: true });
+    const st = await stat(dest);
+    const f: LocalFile = { name, size, hashes, have: allChunks(hashes.length), complete: true, mtimeMs: st.mtimeMs, checked: new Set() };
+    this.files.set(name, f);
+    await this.save(f);
+    return f;
+  }
+
+  // ---- downloading ----
+
+  /**
+   * The local state of a file about to be downloaded with this registry shape: the
+   * existing one if it matches, else a fresh partial (a stale partial of another
+   * content is dropped). Throws LocalNameTaken if <files>/<name> is some other file.
+   */
+  async startPartial(name: string, size: number, hashes: string[]): Promise<LocalFile> {
+    const known = this.files.get(name);
+    if (known && known.size === size && sameList(known.hashes, hashes)) return known;
+    if (known?.complete) throw new LocalNameTaken(name);
+    if (known) await this.forget(name);
+    if (await exists(this.pathOf(name))) throw new LocalNameTaken(name);
+    const fh = await open(this.partPath(name), "w");
+    try {
+      await fh.truncate(size);
+    } finally {
+      await fh.close();
+    }
+    const f: LocalFile = { name, size, hashes: [...hashes], have: new Set(), complete: false, checked: new Set() };
+    this.files.set(name, f);
+    await this.save(f);
+    return f;
+  }
+
+  /**
+   * Chunk c of f passed verification: it is held from now on (and served). `onDisk`:
+   * the verifying hash was of the bytes read back from the .part file.
+   */
+  async markHeld(f: LocalFile, c: number, onDisk: boolean): Promise<void> {
+    f.have.add(c);
+    if (onDisk) f.checked.add(c);
+    await this.save(f);
+  }
+
+  /**
+   * Every chunk is held: check the whole content from disk, then move the .part to
+   * <files>/<name>. Chunks this process already read back from disk and hashed as they
+   * landed are not read twice; every other chunk (from an earlier session, or hashed
+   * in memory) is read back and hashed now. Returns the chunks that failed (no longer
+   * held), or [] when the file is complete.
+   */
+  async finish(f: LocalFile): Promise<number[]> {
+    if (f.complete) return [];
+    const bad = await this.check(f, [...f.have].filter((c) => !f.checked.has(c)));
+    if (bad.length > 0) {
+      for (const c of bad) f.have.delete(c);
+      await this.save(f);
+      return bad;
+    }
+    const dest = this.pathOf(f.name);
+    if (await exists(dest)) throw new LocalNameTaken(f.name);
+    await rename(this.partPath(f.name), dest);
+    f.complete = true;
+    f.mtimeMs = (await stat(dest)).mtimeMs;
+    await this.save(f);
+    return [];
+  }
+
+  /** Re-read these chunks of f (default: all) from disk; those whose hash does not match. */
+  async check(f: LocalFile, chunks: number[] = [...allChunks(f.hashes.length)]): Promise<number[]> {
+    const fh = await open(this.dataPath(f), "r");
+    try {
+      const buf = Buffer.allocUnsafe(READ_PIECE);
+      const bad: number[] = [];
+      for (const c of chunks.sort((a, b) => a - b)) {
+        const { start, end } = this.span(f, c);
+        if ((await hashRange(fh, buf, start, end)) === f.hashes[c - 1]) f.checked.add(c);
+        else bad.push(c);
+      }
+      const st = await fh.stat();
+      if (st.size !== f.size) throw new Error(`${f.name}: ${st.size} bytes on disk, ${f.size} expected`);
+      return bad;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Drop what we know of `name` (manifest and partial data; a complete file stays on disk). */
+  async forget(name: string): Promise<void> {
+    this.files.delete(name);
+    await this.saving.get(name)?.catch(() => {});
+    await rm(join(this.meta, `${name}.json`), { force: true });
+    await rm(this.partPath(name), { force: true });
+  }
+
+  // ---- manifests ----
+
+  /** Write f's manifest (writes of one file are serialised; each is a write + rename). */
+  save(f: LocalFile): Promise<void> {
+    const prev = this.saving.get(f.name) ?? Promise.resolve();
+    const next = prev
+      .catch(() => {})
+      .then(async () => {
+        const m: Manifest = {
+          v: 1, name: f.name, size: f.size, hashes: f.hashes,
+          have: [...f.have].sort((a, b) => a - b), complete: f.complete,
+          ...(f.mtimeMs !== undefined ? { mtimeMs: f.mtimeMs } : {}),
+        };
+        const path = join(this.meta, `${f.name}.json`);
+        await writeFile(`${path}.tmp`, JSON.stringify(m));
+        await rename(`${path}.tmp`, path);
+      });
+    this.saving.set(f.name, next);
+    void next.finally(() => {
+      if (this.saving.get(f.name) === next) this.saving.delete(f.name);
+    }).catch(() => {});
+    return next;
+  }
+
+  private async readManifest(name: string): Promise<LocalFile | null> {
+    if (badFileName(name)) return null;
+    const m = JSON.parse(await readFile(join(this.meta, `${name}.json`), "utf8")) as Manifest;
+    if (m?.v !== 1 || m.name !== name || !Array.isArray(m.hashes) || !Array.isArray(m.have)) return null;
+    if (!validShape(m.size, m.hashes.length) || !m.hashes.every((h) => typeof h === "string" && HASH_RE.test(h))) return null;
+    const n = m.hashes.length;
+    if (!m.have.every((c) => Number.isSafeInteger(c) && c >= 1 && c <= n)) return null;
+    const f: LocalFile = { name, size: m.size, hashes: m.hashes, have: new Set(m.have), complete: !!m.complete, checked: new Set() };
+    if (f.complete) {
+      const st = await stat(this.pathOf(name)).catch(() => null);
+      // Changed since it was recorded: its chunks no longer match the registry.
+      if (!st || !st.isFile() || st.size !== m.size || st.mtimeMs !== m.mtimeMs) return null;
+      f.have = allChunks(n);
+      f.mtimeMs = m.mtimeMs;
+    } else {
+      const st = await stat(this.partPath(name)).catch(() => null);
+      if (!st || st.size !== m.size) return null;
+    }
+    return f;
+  }
+}
+
+export class LocalNameTaken extends Error {
+  constructor(readonly fileName: string) {
+    super(`another file named ${fileName} is in the files folder`);
+  }
+}
+
+/** SHA-256 (hex) of bytes [start, end) of an open file, read into `buf` piece by piece. */
+export async function hashRange(fh: FileHandle, buf: Buffer, start: number, end: number): Promise<string> {
+  const h = createHash("sha256");
+  for (let pos = start; pos < end; ) {
+    const want = Math.min(buf.byteLength, end - pos);
+    const { bytesRead } = await fh.read(buf, 0, want, pos);
+    if (bytesRead <= 0) throw new Error("file shorter than expected");
+    h.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+  return h.digest("hex");
+}
+
+export function allChunks(n: number): Set<number> {
+  const s = new Set<number>();
+  for (let c = 1; c <= n; c++) s.add(c);
+  return s;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

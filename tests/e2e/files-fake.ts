@@ -1,0 +1,106 @@
+/**
+ * A protocol-level test double for a file holder, run as its own process so a test
+ * can SIGKILL it mid-transfer:
+ *
+ *   bun tests/e2e/files-fake.ts <server_port> <user> <file> <mode> [chunks]
+ *
+ * It logs in over the raw protocol with a real peer port, registers <file> under its
+ * base name with the file's true chunk hashes, then serves chunk requests:
+ *   liar   answers every chunk with the right size of garbage
+ *   stall  sends the first piece of the real bytes, prints `serving <chunk>`, then
+ *          sends nothing more (the test kills the process)
+ * It prints `ready` once registered. Peer handshakes are accepted without a token
+ * check (a test double, not a client).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import type { Socket } from "bun";
+import { chunkCount, chunkRange } from "../../src/protocol/files.ts";
+import { encodeDataFrame, FrameDecoder, KIND_JSON } from "../../src/protocol/frame.ts";
+import { DATA_PIECE, encodeMessage, MAX_PEER_FRAME } from "../../src/protocol/messages.ts";
+import { rawLogin, rawRequest } from "./rawclient.ts";
+
+const [portArg, user, file, mode, chunksArg] = process.argv.slice(2);
+if (!portArg || !user || !file || (mode !== "liar" && mode !== "stall")) {
+  console.error("usage: files-fake.ts <server_port> <user> <file> liar|stall [chunks]");
+  process.exit(2);
+}
+const data = readFileSync(file);
+const n = chunkCount(data.byteLength, Number(chunksArg ?? 10));
+const hashes: string[] = [];
+for (let c = 1; c <= n; c++) {
+  const { start, end } = chunkRange(data.byteLength, n, c);
+  hashes.push(createHash("sha256").update(data.subarray(start, end)).digest("hex"));
+}
+
+type Peer = { decoder: FrameDecoder; queue: Uint8Array[]; greeted: boolean };
+
+function write(s: Socket<Peer>, bytes: Uint8Array): void {
+  const q = s.data.queue;
+  if (q.length === 0) {
+    const k = s.write(bytes);
+    if (k < 0 || k === bytes.byteLength) return;
+    bytes = bytes.subarray(k);
+  }
+  q.push(bytes);
+}
+
+function flush(s: Socket<Peer>): void {
+  const q = s.data.queue;
+  while (q.length) {
+    const k = s.write(q[0]!);
+    if (k < 0) return;
+    if (k < q[0]!.byteLength) {
+      q[0] = q[0]!.subarray(k);
+      return;
+    }
+    q.shift();
+  }
+}
+
+function onMessage(s: Socket<Peer>, m: any): void {
+  if (m.t === "peer_hello") {
+    s.data.greeted = true;
+    return write(s, encodeMessage({ t: "peer_welcome", user: user! }));
+  }
+  if (m.t !== "chunk_get" || !s.data.greeted) return;
+  if (m.name !== basename(file!) || m.chunk < 1 || m.chunk > n) {
+    return write(s, encodeMessage({ t: "chunk_none", req: m.req, reason: "not_held" }));
+  }
+  const { start, end } = chunkRange(data.byteLength, n, m.chunk);
+  write(s, encodeMessage({ t: "chunk_ok", req: m.req, size: end - start }));
+  if (mode === "stall") {
+    write(s, encodeDataFrame(m.req, data.subarray(start, Math.min(end, start + DATA_PIECE))));
+    console.log(`serving ${m.chunk}`);
+    return;
+  }
+  for (let pos = start; pos < end; pos += DATA_PIECE) {
+    write(s, encodeDataFrame(m.req, randomBytes(Math.min(DATA_PIECE, end - pos))));
+  }
+}
+
+const listener = Bun.listen<Peer>({
+  hostname: "127.0.0.1",
+  port: 0,
+  socket: {
+    open(s) {
+      s.data = { decoder: new FrameDecoder(MAX_PEER_FRAME), queue: [], greeted: false };
+    },
+    data(s, chunk) {
+      for (const f of s.data.decoder.push(chunk)) {
+        if (f.kind === KIND_JSON) onMessage(s, JSON.parse(new TextDecoder().decode(f.body)));
+      }
+    },
+    drain: flush,
+    error() {},
+  },
+});
+
+const server = await rawLogin(Number(portArg), user, { peerPort: listener.port });
+const r = await rawRequest(server, { t: "file_register", name: basename(file), size: data.byteLength, hashes });
+if (r.code !== "file_new" && r.code !== "file_same") {
+  console.error(`register: ${JSON.stringify(r)}`);
+  process.exit(1);
+}
+console.log("ready");
