@@ -201,19 +201,20 @@ describe("decodeClient", () => {
 });
 
 describe("stripControls", () => {
-  const ANY_CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+  // C0, DEL, C1 and the bidi overrides/isolates (U+202A–U+202E, U+2066–U+2069).
+  const ANY_CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
   const messy = fc
     .array(
       fc.oneof(
         fc.string({ unit: "binary", maxLength: 20 }),
-        fc.constantFrom("\u001b[", "\u001b]", "\u009b", "\u009d", "\u001b\\", "\u0007", "\u009c", "\r", "\u001b[2J", "\u001b]0;t\u0007"),
+        fc.constantFrom("\u202e", "\u2066", "\u001b[", "\u001b]", "\u009b", "\u009d", "\u001b\\", "\u0007", "\u009c", "\r", "\u001b[2J", "\u001b]0;t\u0007"),
         fc.stringMatching(/^\u001b\[[0-9;]{0,6}[A-Za-z]$/),
       ),
       { maxLength: 20 },
     )
     .map((xs) => xs.join(""));
 
-  test("leaves no C0, DEL or C1 control, whatever the input, and is idempotent", () => {
+  test("leaves no C0, DEL, C1 or bidi control, whatever the input, and is idempotent", () => {
     fc.assert(
       fc.property(messy, (s) => {
         const out = stripControls(s);
@@ -226,7 +227,7 @@ describe("stripControls", () => {
 
   test("text without controls is shown exactly as sent", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: 100 }).map((s) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "")), (s) => {
+      fc.property(fc.string({ unit: "binary", maxLength: 100 }).map((s) => s.replace(new RegExp(ANY_CONTROL, "g"), "")), (s) => {
         expect(stripControls(s)).toBe(s);
       }),
       { numRuns: 3000 },
