@@ -53,7 +53,12 @@ export class ClientApp {
         this.term.print(parsed.error, "error");
         continue;
       }
-      await this.execute(parsed.cmd);
+      try {
+        await this.execute(parsed.cmd);
+      } catch (e) {
+        // A bug in one command must not end the session (DESIGN principle 7).
+        if (!this.leaving) this.term.print(T.internalError((e as Error)?.message ?? String(e)), "error");
+      }
       if (this.leaving) return;
     }
   }

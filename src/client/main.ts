@@ -80,6 +80,13 @@ process.on("SIGHUP", () => {
   else quit(1);
 });
 const log = makeLogger(!!options.debug, "client");
+// Last line of defence: a bug that escapes every handler is one line, never a stack trace.
+const internal = (e: unknown) => {
+  process.stderr.write(`client: internal error: ${(e as Error)?.message ?? e}\n`);
+  log.debug(`internal error: ${(e as Error)?.stack ?? e}`);
+};
+process.on("uncaughtException", internal);
+process.on("unhandledRejection", internal);
 const peers: Peers = new Peers(term, log);
 let peerPort: number;
 try {
@@ -162,5 +169,8 @@ try {
   if (e instanceof SessionError) {
     term.print(T.connectionLost, "error");
     exitAfterFlush(1);
-  } else throw e;
+  } else {
+    internal(e);
+    exitAfterFlush(1);
+  }
 }

@@ -85,6 +85,8 @@ export const T = {
     return `Downloading ${name} [${bar}] ${pct}% ${mib(bytes)}/${mib(total)} MiB, ${chunks}/${of} chunks`;
   },
 
+  internalError: (what: string) => `Error. Something went wrong in the client (${what}); the session goes on`,
+
   // program-level errors (stderr)
   cannotConnect: (host: string, port: number, why: string) => `cannot connect to server at ${host}:${port} (${why})`,
   versionMismatch: (detail: string) => `server speaks another protocol version (${detail})`,
