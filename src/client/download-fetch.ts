@@ -3,31 +3,32 @@
  *
  * The holder streams the chunk as DATA frames of at most DATA_PIECE bytes. Each piece
  * is written at its offset in the target (.part) file through a file handle, in order,
- * and once written it is hashed (download-hash.ts: read back by a worker thread, so
- * hashing overlaps receiving). Nothing else keeps it. While more than PAUSE_AT bytes
- * of a link wait to be written, that link is paused: TCP then pushes back on the
- * holder, so memory stays at a few pieces whatever the file size. The chunk is good
- * only if its SHA-256 equals the registry's; the caller marks it held only then.
+ * and once written in full the same bytes are handed to the hashing worker
+ * (download-hash.ts: no read-back, and hashing overlaps receiving and writing).
+ * Nothing else keeps them. While more than PAUSE_AT bytes of a link wait to be
+ * written or hashed, that link is paused: TCP then pushes back on the holder, so
+ * memory stays at a few pieces whatever the file size. The chunk is good only if its
+ * SHA-256 equals the registry's; the caller marks it held only then.
  */
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import type { Logger } from "../common/logger.ts";
 import type { PeerMsg } from "../protocol/messages.ts";
-import { diskHasher, type HashJob } from "./download-hash.ts";
+import { pieceHasher, type HashJob } from "./download-hash.ts";
 import { transferred } from "./sharing-gc.ts";
 import type { PeerConn } from "./peers.ts";
 
 /** Why a fetch ended. */
 export type FetchOutcome = "ok" | "not_held" | "bad_name" | "busy" | "verify" | "gone" | "stalled" | "error";
-/** How a fetch ended; `onDisk`: the verifying hash was taken from the bytes read back from disk. */
+/** How a fetch ended; `onDisk`: the verifying hash was taken from the bytes as written to the .part file. */
 export type FetchResult = { outcome: FetchOutcome; onDisk: boolean };
 
 /** Where a chunk goes and what it must hash to. */
 export type ChunkTarget = { path: string; start: number; size: number; hash: string };
 
-/** Pause reading a link while this many received bytes wait for the disk; resume under RESUME_AT. */
-export const PAUSE_AT = 2 << 20;
-export const RESUME_AT = 512 << 10;
+/** Pause reading a link while this many received bytes wait for the disk or the hash; resume under RESUME_AT. */
+export const PAUSE_AT = 4 << 20;
+export const RESUME_AT = 1 << 20;
 /** A transfer that makes no progress for this long is given up (and cancelled). */
 export const STALL_MS = 15_000;
 
@@ -54,7 +55,8 @@ type Incoming = {
 export class ChunkClient {
   private nextReq = 1;
   private readonly streams = new Map<number, Incoming>();
-  private pendingWrite = 0;
+  /** Bytes received on this link and not yet written and hashed (or dropped). */
+  private pending = 0;
   private paused = false;
 
   constructor(
@@ -80,7 +82,7 @@ export class ChunkClient {
     let stream: Incoming | null = null;
     const result = await new Promise<FetchResult>((resolve) => {
       const s: Incoming = {
-        req, target, fh, hash: diskHasher.open(target.path), started: false, received: 0, queue: [],
+        req, target, fh, hash: pieceHasher.open(target.start), started: false, received: 0, queue: [],
         writing: false, writeFailed: false, allIn: false, finished: false, timer: null, onBytes, idle: null,
         done: (r) => {
           if (s.finished) return;
@@ -136,8 +138,8 @@ export class ChunkClient {
     s.onBytes?.(payload.byteLength);
     this.arm(s);
     s.queue.push({ bytes: payload, at });
-    this.pendingWrite += payload.byteLength;
-    if (!this.paused && this.pendingWrite > PAUSE_AT) {
+    this.pending += payload.byteLength;
+    if (!this.paused && this.pending > PAUSE_AT) {
       this.paused = true;
       this.conn.link.pause();
     }
@@ -150,7 +152,7 @@ export class ChunkClient {
     for (const s of [...this.streams.values()]) s.done({ outcome: "gone", onDisk: false });
   }
 
-  /** Write the stream's queued pieces one after another, each hashed once written. */
+  /** Write the stream's queued pieces one after another, each handed to the hasher once written. */
   private pump(s: Incoming): void {
     const head = s.queue[0];
     if (!head || s.finished) {
@@ -166,7 +168,6 @@ export class ChunkClient {
     s.fh.write(head.bytes, 0, n, head.at).then(
       (r) => {
         if (r.bytesWritten !== n) throw new Error(`short write (${r.bytesWritten} of ${n})`);
-        if (!s.finished) s.hash.written(head.at, head.bytes);
       },
     ).catch((e) => {
       this.log.debug(`write at ${head.at}: ${(e as Error).message}`);
@@ -174,7 +175,9 @@ export class ChunkClient {
     }).finally(() => {
       if (s.queue[0] === head) {
         s.queue.shift();
-        this.unpend(n);
+        // The bytes stay counted until hashed (the hasher takes them over, maybe detaching them).
+        if (!s.finished && !s.writeFailed) s.hash.written(head.at, head.bytes, () => this.unpend(n));
+        else this.unpend(n);
       }
       if (s.writeFailed && !s.finished) this.fail(s, "error");
       this.pump(s);
@@ -182,8 +185,8 @@ export class ChunkClient {
   }
 
   private unpend(n: number): void {
-    this.pendingWrite -= n;
-    if (this.paused && this.pendingWrite < RESUME_AT) {
+    this.pending -= n;
+    if (this.paused && this.pending < RESUME_AT) {
       this.paused = false;
       this.conn.link.resume();
     }

@@ -35,7 +35,7 @@ export type LocalFile = {
   complete: boolean;
   /** Of <files>/<name> when it was recorded; a complete file whose mtime or size changed is no longer shared. */
   mtimeMs?: number;
-  /** Chunks whose bytes this process read back from disk and found good (not persisted). */
+  /** Chunks whose bytes this process hashed as it wrote them, or read back, and found good (not persisted). */
   checked: Set<number>;
 };
 
@@ -168,7 +168,7 @@ export class FileStore {
 
   /**
    * Chunk c of f passed verification: it is held from now on (and served). `onDisk`:
-   * the verifying hash was of the bytes read back from the .part file.
+   * the verifying hash was of the bytes as this process wrote them to the .part file.
    */
   async markHeld(f: LocalFile, c: number, onDisk: boolean): Promise<void> {
     f.have.add(c);
@@ -178,9 +178,9 @@ export class FileStore {
 
   /**
    * Every chunk is held: check the whole content from disk, then move the .part to
-   * <files>/<name>. Chunks this process already read back from disk and hashed as they
-   * landed are not read twice; every other chunk (from an earlier session, or hashed
-   * in memory) is read back and hashed now. Returns the chunks that failed (no longer
+   * <files>/<name>. Chunks this process already hashed from the bytes it wrote as they
+   * landed are not read again; every other chunk (from an earlier session, or hashed
+   * on the main thread without a worker) is read back and hashed now. Returns the chunks that failed (no longer
    * held), or [] when the file is complete.
    */
   async finish(f: LocalFile): Promise<number[]> {

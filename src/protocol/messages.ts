@@ -12,8 +12,12 @@ export const APP_NAME = "termchat";
 export const MAX_SERVER_FRAME = 64 * 1024;
 /** Largest frame on a peer link (chunk data travels in pieces of at most DATA_PIECE). */
 export const MAX_PEER_FRAME = 1024 * 1024 + 64;
-/** Size of one binary piece of a chunk on a peer link. */
-export const DATA_PIECE = 256 * 1024;
+/**
+ * Size of one binary piece of a chunk on a peer link: the most a DATA frame can carry
+ * (1 + 4 + DATA_PIECE <= MAX_PEER_FRAME). Big pieces mean fewer reads, writes, frames
+ * and hand-overs per GiB (bench/README-transfer.md); receivers accept any size up to it.
+ */
+export const DATA_PIECE = 1024 * 1024;
 /** Longest message text, in UTF-8 bytes (SPEC §4). */
 export const MAX_TEXT_BYTES = 4096;
 
