@@ -20,6 +20,9 @@ export class Presence {
   entries(): IterableIterator<[string, Online]> {
     return this.online.entries();
   }
+  values(): IterableIterator<Online> {
+    return this.online.values();
+  }
   get size(): number {
     return this.online.size;
   }

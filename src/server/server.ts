@@ -38,7 +38,10 @@ export class ChatServer {
       sendMany: (sids, msg: ServerMsg) => {
         if (sids.length === 0) return;
         const bytes = encodeMessage(msg);
-        for (const sid of sids) this.links.get(sid)?.send(bytes);
+        // Presence notices may wait a few ms to share a write with the next ones
+        // (a login storm), in order with everything else on each link.
+        if (msg.t === "presence") for (const sid of sids) this.links.get(sid)?.sendLazy(bytes);
+        else for (const sid of sids) this.links.get(sid)?.send(bytes);
       },
       close: (sid) => this.links.get(sid)?.end(),
     };
@@ -51,7 +54,7 @@ export class ChatServer {
     this.listener = listenLinks(
       this.opts.host,
       this.opts.port,
-      { maxFrame: MAX_SERVER_FRAME, maxQueued: MAX_CLIENT_QUEUE },
+      { maxFrame: MAX_SERVER_FRAME, maxQueued: MAX_CLIENT_QUEUE, flushPerTurn: true },
       (link) => {
         const sid = this.nextSid++;
         this.links.set(sid, link);

@@ -63,21 +63,28 @@ function openStore(db: Database): Store {
 
   const add = db.prepare("INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES ($a, $b)");
   const remove = db.prepare("DELETE FROM blocks WHERE blocker = $a AND blocked = $b");
-  // Block checks sit on every message's path: keep a memory index, write through to disk.
-  const index = new Set<string>();
+  // Block checks sit on every message's path: keep a memory index (blocker → blocked),
+  // write through to disk.
+  const index = new Map<string, Set<string>>();
+  const indexAdd = (a: string, b: string) => {
+    let set = index.get(a);
+    if (!set) index.set(a, (set = new Set()));
+    set.add(b);
+  };
   for (const row of db.query<{ blocker: string; blocked: string }, []>("SELECT blocker, blocked FROM blocks").all()) {
-    index.add(`${row.blocker}\n${row.blocked}`);
+    indexAdd(row.blocker, row.blocked);
   }
   const blocks: BlockList = {
-    has: (a, b) => index.has(`${a}\n${b}`),
+    has: (a, b) => index.get(a)?.has(b) ?? false,
+    blockedBy: (a) => index.get(a),
     add(a, b) {
-      if (index.has(`${a}\n${b}`)) return false;
+      if (index.get(a)?.has(b)) return false;
       add.run({ a, b });
-      index.add(`${a}\n${b}`);
+      indexAdd(a, b);
       return true;
     },
     remove(a, b) {
-      if (!index.delete(`${a}\n${b}`)) return false;
+      if (!index.get(a)?.delete(b)) return false;
       remove.run({ a, b });
       return true;
     },

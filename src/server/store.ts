@@ -15,6 +15,8 @@ export interface Mailbox {
 export interface BlockList {
   /** Does `blocker` block `blocked`? */
   has(blocker: string, blocked: string): boolean;
+  /** Everyone `blocker` blocks (undefined or empty: nobody). For fan-outs: one lookup instead of one per online user. */
+  blockedBy(blocker: string): ReadonlySet<string> | undefined;
   /** Returns false if it was already there. */
   add(blocker: string, blocked: string): boolean;
   /** Returns false if it was not there. */
@@ -48,6 +50,9 @@ export class MemoryBlockList implements BlockList {
   private byBlocker = new Map<string, Set<string>>();
   has(blocker: string, blocked: string): boolean {
     return this.byBlocker.get(blocker)?.has(blocked) ?? false;
+  }
+  blockedBy(blocker: string): ReadonlySet<string> | undefined {
+    return this.byBlocker.get(blocker);
   }
   add(blocker: string, blocked: string): boolean {
     let set = this.byBlocker.get(blocker);

@@ -1,0 +1,39 @@
+/**
+ * What a scenario needs from a chat protocol, so the same scenarios drive our
+ * server, the null relay and IRC servers. A connection is logged in when
+ * `login()` resolves; incoming chat messages reach `onMessage` only while
+ * `listening` is true (the rest is framed and dropped undecoded, so bench
+ * clients that only send, or only hold a connection, cost the loadgen little).
+ */
+export interface BenchConn {
+  readonly user: string;
+  /** Decode incoming chat messages and hand them to onMessage. */
+  listening: boolean;
+  onMessage: (from: string, text: string) => void;
+  onClose: (reason: string) => void;
+  /** Send `text` to one user. */
+  send(to: string, text: string): void;
+  /** Send `text` to everyone in the broadcast group. */
+  broadcast(text: string): void;
+  /** Enter the broadcast group (IRC: join the channel; our protocol: nothing to do). */
+  joinBroadcast(): Promise<void>;
+  /** Frames/lines (chunks, once discarding) received so far (for "wait until quiet"). */
+  readonly received: number;
+  /**
+   * From now on read and drop whatever arrives, undecoded (for clients that only
+   * hold their place or only send: the loadgen then spends nothing on what they
+   * never look at). There is no way back: the stream position is lost.
+   */
+  discard(): void;
+  close(): void;
+}
+
+export interface Adapter {
+  readonly name: string;
+  /**
+   * Connect to 127.0.0.1:port and log in; resolves once the server has accepted the login.
+   * With `onMessage`, the connection listens from the start (messages that arrive
+   * right behind the login result, such as offline ones, are not missed).
+   */
+  login(port: number, user: string, pass: string, onMessage?: (from: string, text: string) => void): Promise<BenchConn>;
+}

@@ -1,0 +1,112 @@
+/**
+ * Our protocol, spoken through the project's own codec (src/protocol): the same
+ * frames and JSON messages a real client sends. Used for ./server and the null relay.
+ */
+import { FrameDecoder, KIND_JSON } from "../../src/protocol/frame.ts";
+import { APP_NAME, decodeServer, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
+import type { Adapter, BenchConn } from "./adapter.ts";
+import { BenchSocket } from "./sock.ts";
+
+const LOGIN_MS = 30_000;
+
+class ChatConn implements BenchConn {
+  listening = false;
+  onMessage: (from: string, text: string) => void = () => {};
+  onClose: (reason: string) => void = () => {};
+  received = 0;
+  private discarding = false;
+  private nextId = 1;
+  private readonly decoder = new FrameDecoder(MAX_SERVER_FRAME);
+  loginWait: ((code: string) => void) | null = null;
+  sock!: BenchSocket;
+
+  constructor(readonly user: string) {}
+
+  onData(chunk: Uint8Array): void {
+    if (this.discarding) {
+      this.received++;
+      return;
+    }
+    let frames;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (e) {
+      this.sock.close();
+      this.onClose(`bad frame from server: ${(e as Error).message}`);
+      return;
+    }
+    for (const f of frames) {
+      this.received++;
+      if (f.kind !== KIND_JSON) continue;
+      if (!this.listening && !this.loginWait) continue;
+      const m = decodeServer(f.body);
+      if (typeof m === "string") throw new Error(`undecodable message from server: ${m}`);
+      if (m.t === "msg") {
+        if (this.listening) this.onMessage(m.from, m.text);
+      } else if (m.t === "login_result") {
+        const w = this.loginWait;
+        this.loginWait = null;
+        w?.(m.code);
+      } else if (m.t === "error" || m.t === "kicked") {
+        const w = this.loginWait;
+        this.loginWait = null;
+        w?.(`${m.t}: ${JSON.stringify(m)}`);
+      }
+    }
+  }
+
+  login(pass: string): Promise<string> {
+    return new Promise((resolve) => {
+      this.loginWait = resolve;
+      this.sock.write(encodeMessage({ t: "hello", v: PROTOCOL_VERSION, app: APP_NAME }));
+      this.sock.write(encodeMessage({ t: "login", user: this.user, pass }));
+    });
+  }
+
+  send(to: string, text: string): void {
+    this.sock.write(encodeMessage({ t: "message", id: this.nextId++, to, text }));
+  }
+  broadcast(text: string): void {
+    this.sock.write(encodeMessage({ t: "broadcast", id: this.nextId++, text }));
+  }
+  async joinBroadcast(): Promise<void> {}
+  discard(): void {
+    this.discarding = true;
+    this.listening = false;
+  }
+  close(): void {
+    this.sock.close();
+  }
+}
+
+export const chatAdapter: Adapter = {
+  name: "chat",
+  async login(port, user, pass, onMessage) {
+    const c = new ChatConn(user);
+    if (onMessage) {
+      c.listening = true;
+      c.onMessage = onMessage;
+    }
+    let closedWhy: string | null = null;
+    c.sock = await BenchSocket.connect(port, {
+      data: (chunk) => c.onData(chunk),
+      close: (why) => {
+        closedWhy = why;
+        c.onClose(why);
+        // A login still waiting learns why.
+        c.loginWait?.(`closed: ${why}`);
+      },
+    });
+    let timer: Timer | undefined;
+    const code = await Promise.race([
+      c.login(pass),
+      new Promise<string>((r) => (timer = setTimeout(() => r("login timed out"), LOGIN_MS))),
+    ]);
+    clearTimeout(timer);
+    if (code !== "ok") {
+      c.close();
+      throw new Error(`login ${user}: ${code}${closedWhy ? ` (${closedWhy})` : ""}`);
+    }
+    return c;
+  },
+};

@@ -1,0 +1,105 @@
+/**
+ * Turning per-run figures into the table: medians over runs, ratios to the
+ * baselines of the same run, and the issue's goals checked against them.
+ */
+import { median } from "./stats.ts";
+
+/** results[scenario][column] = one Figures per run (null: not applicable; string: the error). */
+export type Results = Record<string, Record<string, (Record<string, number> | string | null)[]>>;
+
+export const COLUMNS = ["server", "null-relay", "ngircd", "inspircd"] as const;
+const TITLES: Record<string, string> = { server: "./server", "null-relay": "null relay", ngircd: "ngIRCd", inspircd: "InspIRCd" };
+
+export function medianOf(results: Results, scenario: string, column: string, figure: string): number {
+  const runs = results[scenario]?.[column] ?? [];
+  return median(runs.map((r) => (r && typeof r === "object" ? r[figure] : undefined)));
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return "";
+  const a = Math.abs(v);
+  if (a >= 100_000) return `${(v / 1000).toFixed(0)}k`;
+  if (a >= 1000) return v.toFixed(0);
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  if (a === 0) return "0";
+  return v.toFixed(2);
+}
+function ratio(a: number, b: number): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "";
+}
+
+/** The markdown table of medians, with ./server's ratio to each baseline. */
+export function table(results: Results): string {
+  const head = ["scenario", "figure", ...COLUMNS.map((c) => TITLES[c]!), "÷ null relay", "÷ ngIRCd", "÷ InspIRCd"];
+  const rows: string[][] = [];
+  for (const [scenario, cols] of Object.entries(results)) {
+    if (scenario === "startup") continue;
+    const figures: string[] = [];
+    for (const runs of Object.values(cols)) {
+      for (const r of runs) if (r && typeof r === "object") for (const k of Object.keys(r)) if (!figures.includes(k)) figures.push(k);
+    }
+    for (const f of figures) {
+      const m = COLUMNS.map((c) => medianOf(results, scenario, c, f));
+      rows.push([scenario, f, ...m.map(fmt), ratio(m[0]!, m[1]!), ratio(m[0]!, m[2]!), ratio(m[0]!, m[3]!)]);
+    }
+    for (const c of COLUMNS) {
+      const err = (cols[c] ?? []).find((r) => typeof r === "string");
+      if (err) rows.push([scenario, `${TITLES[c]} failed`, String(err).split("\n")[0]!.slice(0, 160), "", "", "", "", "", ""]);
+    }
+  }
+  const st = results.startup?.server ?? [];
+  if (st.length) {
+    const hello = medianOf(results, "startup", "server", "hello-world ms");
+    const floor = medianOf(results, "startup", "server", "hello-world + readline ms");
+    for (const f of ["client --version ms", "server --help ms", "hello-world ms", "hello-world + readline ms"]) {
+      const v = medianOf(results, "startup", "server", f);
+      const r = f.startsWith("hello") ? "" : `÷ hello ${ratio(v, hello)}, ÷ hello+readline ${ratio(v, floor)}`;
+      rows.push(["startup", f, fmt(v), "", "", "", r, "", ""]);
+    }
+  }
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+export type Goal = { goal: string; value: string; ok: boolean | null };
+
+/** The issue's goals, each checked against the medians (null: a baseline is missing). */
+export function goals(results: Results): Goal[] {
+  const m = (s: string, c: string, f: string) => medianOf(results, s, c, f);
+  const out: Goal[] = [];
+  const check = (goal: string, a: number, b: number, k: number, cmp: "ge" | "le") => {
+    const ok = Number.isFinite(a) && Number.isFinite(b) ? (cmp === "ge" ? a >= k * b : a <= k * b) : null;
+    out.push({ goal, value: Number.isFinite(a) && Number.isFinite(b) ? `${fmt(a)} vs ${fmt(b)} (${ratio(a, b)})` : "baseline missing", ok });
+  };
+  const zero = (goal: string, v: number) => out.push({ goal, value: Number.isFinite(v) ? fmt(v) : "not run", ok: Number.isFinite(v) ? v === 0 : null });
+  check("direct msgs/s ≥ 0.8× null relay", m("direct", "server", "msgs/s"), m("direct", "null-relay", "msgs/s"), 0.8, "ge");
+  check("direct msgs/s ≥ 1.0× ngIRCd", m("direct", "server", "msgs/s"), m("direct", "ngircd", "msgs/s"), 1.0, "ge");
+  check("direct p99 ≤ ngIRCd's", m("direct", "server", "p99 ms"), m("direct", "ngircd", "p99 ms"), 1.0, "le");
+  zero("direct lost = 0", m("direct", "server", "lost"));
+  const idleN = Object.keys(Object.values(results.idle?.server ?? [])[0] ?? {}).filter((k) => k.startsWith("KiB/conn @"));
+  const mid = idleN.find((k) => k.endsWith("@5000")) ?? idleN[Math.floor(idleN.length / 2)];
+  const top = idleN[idleN.length - 1];
+  if (mid) check(`idle ${mid} ≤ 1.5× ngIRCd`, m("idle", "server", mid), m("idle", "ngircd", mid), 1.5, "le");
+  if (top) {
+    const n = Number(top.split("@")[1]);
+    const held = m("idle", "server", `held @${n}`);
+    out.push({ goal: `idle: ${n} clients held`, value: Number.isFinite(held) ? fmt(held) : "not run", ok: Number.isFinite(held) ? held >= n : null });
+  }
+  check("broadcast p99 ≤ 1.2× null relay", m("broadcast", "server", "p99 ms"), m("broadcast", "null-relay", "p99 ms"), 1.2, "le");
+  zero("broadcast lost = 0", m("broadcast", "server", "lost"));
+  check("login storm ≥ 0.5× null relay", m("storm", "server", "logins/s"), m("storm", "null-relay", "logins/s"), 0.5, "ge");
+  check("client startup ≤ 1.3× hello-world", m("startup", "server", "client --version ms"), m("startup", "server", "hello-world ms"), 1.3, "le");
+  check(
+    "client startup ≤ 1.3× hello-world + readline (like for like)",
+    m("startup", "server", "client --version ms"),
+    m("startup", "server", "hello-world + readline ms"),
+    1.3,
+    "le",
+  );
+  return out;
+}
+
+export function goalsText(gs: Goal[]): string {
+  return gs.map((g) => `${g.ok === null ? "[ -- ]" : g.ok ? "[ ok ]" : "[FAIL]"} ${g.goal}: ${g.value}`).join("\n");
+}

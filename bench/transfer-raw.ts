@@ -1,0 +1,103 @@
+/**
+ * The baseline for bench/transfer.ts: a plain Bun TCP disk→disk copy of one file,
+ * with no framing, no hashing and no protocol — what the machine allows.
+ *
+ *   bun bench/transfer-raw.ts recv <out-file>          prints "listening <port>", then "done <bytes>"
+ *   bun bench/transfer-raw.ts send <port> <in-file>     streams the file, exits when sent
+ *
+ * Both sides use fs file handles and pieces of PIECE bytes, like the real client,
+ * and the sender honours backpressure (write() + drain), so the comparison is fair.
+ */
+import { open } from "node:fs/promises";
+
+const PIECE = 256 * 1024;
+const [mode, a, b] = process.argv.slice(2);
+
+if (mode === "recv") {
+  const fh = await open(a!, "w");
+  let pos = 0;
+  let pending = 0;
+  let ended = false;
+  let paused = false;
+  let sock: any = null;
+  const finish = () => {
+    if (ended && pending === 0) {
+      void fh.close().then(() => {
+        console.log(`done ${pos}`);
+        process.exit(0);
+      });
+    }
+  };
+  const listener = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(s) {
+        sock = s;
+      },
+      data(s, chunk) {
+        const at = pos;
+        pos += chunk.byteLength;
+        pending += chunk.byteLength;
+        if (pending > 8 << 20 && !paused) {
+          paused = true;
+          s.pause();
+        }
+        void fh.write(chunk, 0, chunk.byteLength, at).then(() => {
+          pending -= chunk.byteLength;
+          if (paused && pending < 2 << 20) {
+            paused = false;
+            sock?.resume();
+          }
+          finish();
+        });
+      },
+      end() {
+        ended = true;
+        finish();
+      },
+      close() {
+        ended = true;
+        finish();
+      },
+      error() {},
+    },
+  });
+  console.log(`listening ${listener.port}`);
+} else if (mode === "send") {
+  const fh = await open(b!, "r");
+  const size = (await fh.stat()).size;
+  let waiter: (() => void) | null = null;
+  const sock = await Bun.connect({
+    hostname: "127.0.0.1",
+    port: Number(a),
+    socket: {
+      data() {},
+      drain() {
+        const w = waiter;
+        waiter = null;
+        w?.();
+      },
+      error() {},
+    },
+  });
+  for (let pos = 0; pos < size; ) {
+    const buf = Buffer.allocUnsafe(Math.min(PIECE, size - pos));
+    const { bytesRead } = await fh.read(buf, 0, buf.byteLength, pos);
+    let view = buf.subarray(0, bytesRead);
+    pos += bytesRead;
+    for (;;) {
+      const n = sock.write(view);
+      if (n < 0) throw new Error("socket closed");
+      if (n === view.byteLength) break;
+      view = view.subarray(n);
+      await new Promise<void>((r) => (waiter = r));
+    }
+  }
+  sock.shutdown();
+  await fh.close();
+  setTimeout(() => process.exit(0), 100);
+} else {
+  console.error("usage: transfer-raw.ts recv <out> | send <port> <in>");
+  process.exit(2);
+}

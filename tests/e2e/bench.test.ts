@@ -1,0 +1,59 @@
+/**
+ * The bench must not rot: every scenario at a tiny size (a few clients, well under
+ * a second each) against the compiled ./server and the null relay, plus ngIRCd and
+ * InspIRCd when they are installed. Behaviour only — counts delivered, nothing
+ * lost, every process ended — never timings.
+ */
+import { expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { bench } from "../../bench/run.ts";
+import { TINY } from "../../bench/scenarios.ts";
+import { BIN_DIR } from "./harness.ts";
+
+const irc = ["ngircd", "inspircd"].filter((b) => ["/usr/sbin", "/usr/bin"].some((d) => existsSync(join(d, b))));
+
+test(
+  "every scenario runs at a tiny size and delivers everything",
+  async () => {
+    const lines: string[] = [];
+    const { results, notes } = await bench({
+      runs: 1,
+      sizes: TINY,
+      only: ["startup", "idle", "direct", "broadcast", "storm", "mailbox"],
+      targets: ["server", "null-relay", ...irc],
+      binDir: BIN_DIR,
+      log: (l) => lines.push(l),
+    });
+    const why = `bench log:\n${lines.join("\n")}\nnotes: ${notes.join("; ")}`;
+    const one = (scenario: string, target: string) => {
+      const runs = results[scenario]?.[target];
+      expect(runs, `${scenario} ${target}: ${why}`).toBeDefined();
+      const r = runs![0];
+      if (typeof r === "string") throw new Error(`${scenario} ${target} failed: ${r}\n${why}`);
+      return r;
+    };
+    for (const t of ["server", "null-relay", ...irc]) {
+      const idle = one("idle", t)!;
+      for (const n of TINY.idle) expect(idle[`held @${n}`], `${t} idle`).toBe(n);
+
+      const direct = one("direct", t)!;
+      expect(direct.lost, `${t} direct`).toBe(0);
+      expect(direct["msgs/s"], `${t} direct`).toBeGreaterThan(0);
+
+      const bc = one("broadcast", t)!;
+      expect(bc.lost, `${t} broadcast`).toBe(0);
+      expect(bc.delivered, `${t} broadcast`).toBe(TINY.broadcasts * (TINY.broadcastClients - 1));
+
+      const storm = one("storm", t)!;
+      expect(storm.logins, `${t} storm`).toBe(TINY.stormLogins);
+    }
+    // Only our server keeps offline messages.
+    expect(results.mailbox?.["null-relay"]?.[0]).toBeNull();
+    const mb = one("mailbox", "server")!;
+    expect(mb["last shown s"]).toBeGreaterThan(0);
+    const st = one("startup", "server")!;
+    for (const k of ["client --version ms", "server --help ms", "hello-world ms", "hello-world + readline ms"]) expect(st[k]).toBeGreaterThan(0);
+  },
+  90_000,
+);
