@@ -7,7 +7,7 @@
  * It logs in over the raw protocol with a real peer port, registers <file> under its
  * base name with the file's true chunk hashes, then serves chunk requests:
  *   liar   answers every chunk with the right size of garbage
- *   stall  sends the first piece of the real bytes, prints `serving <chunk>`, then
+ *   stall  sends the first half (at most one piece) of the real bytes, prints `serving <chunk>`, then
  *          sends nothing more (the test kills the process)
  * It prints `ready` once registered. Peer handshakes are accepted without a token
  * check (a test double, not a client).
@@ -71,7 +71,8 @@ function onMessage(s: Socket<Peer>, m: any): void {
   const { start, end } = chunkRange(data.byteLength, n, m.chunk);
   write(s, encodeMessage({ t: "chunk_ok", req: m.req, size: end - start }));
   if (mode === "stall") {
-    write(s, encodeDataFrame(m.req, data.subarray(start, Math.min(end, start + DATA_PIECE))));
+    // Half the chunk at most, so the chunk is never complete whatever DATA_PIECE is.
+    write(s, encodeDataFrame(m.req, data.subarray(start, start + Math.min(DATA_PIECE, Math.floor((end - start) / 2)))));
     console.log(`serving ${m.chunk}`);
     return;
   }
