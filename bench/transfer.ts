@@ -12,6 +12,7 @@ import { linkSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:f
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { Lines, PASSWORDS } from "../tests/e2e/harness.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BIN = process.env.CHAT_BIN_DIR ?? ROOT;
@@ -24,53 +25,10 @@ const RUNS = Number(arg("runs", "3"));
 const CHUNKS = Number(arg("chunks", "10"));
 const TMP = arg("tmp", "/tmp");
 const SIZE = MIB * 1024 * 1024;
-const PASSWORDS: Record<string, string> = { hans: "falcon", yoda: "wise", luke: "jedi", vader: "darkside", r2d2: "beepboop" };
 
 const procs = new Set<Subprocess>();
 const holderPids: number[] = [];
 const work = mkdtempSync(join(TMP, "transfer-bench-"));
-
-class Lines {
-  private buf = "";
-  private lines: string[] = [];
-  private wake: (() => void) | null = null;
-  private done = false;
-  constructor(stream: ReadableStream<Uint8Array>) {
-    void (async () => {
-      const dec = new TextDecoder();
-      for await (const chunk of stream) {
-        this.buf += dec.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = this.buf.indexOf("\n")) >= 0) {
-          this.lines.push(this.buf.slice(0, i));
-          this.buf = this.buf.slice(i + 1);
-        }
-        this.wake?.();
-      }
-      this.done = true;
-      this.wake?.();
-    })();
-  }
-  async waitFor(re: RegExp, ms: number): Promise<string> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      while (this.lines.length) {
-        const l = this.lines.shift()!;
-        if (re.test(l)) return l;
-      }
-      if (this.done) throw new Error(`EOF before ${re}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout waiting for ${re}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-    }
-  }
-}
 
 function spawn(cmd: string[], cwd = work): { proc: Subprocess<"pipe", "pipe", "pipe">; out: Lines; err: Lines; send(l: string): void } {
   const proc = Bun.spawn(cmd, { cwd, stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
