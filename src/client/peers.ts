@@ -19,7 +19,7 @@ import { T } from "./texts.ts";
 
 /** A link must finish its handshake within this time. */
 export const PEER_HANDSHAKE_MS = 5000;
-const PEER_LINK = { maxFrame: MAX_PEER_FRAME, highWater: 4 << 20, maxQueued: 64 << 20 };
+const PEER_LINK = { maxFrame: MAX_PEER_FRAME, highWater: 4 << 20, maxQueued: 64 << 20, streamData: true };
 
 /** One authenticated direct link to another user. */
 export class PeerConn {

@@ -12,7 +12,7 @@ import { basename, isAbsolute, join, resolve } from "node:path";
 import type { Logger } from "../common/logger.ts";
 import { stripControls } from "../common/sanitize.ts";
 import { badFileName, chunkCount, DEFAULT_CHUNKS } from "../protocol/files.ts";
-import { KIND_DATA, splitDataBody, type Frame } from "../protocol/frame.ts";
+import { KIND_DATA, type Frame } from "../protocol/frame.ts";
 import type { PeerMsg } from "../protocol/messages.ts";
 import { ChunkClient, type FetchOutcome } from "./download-fetch.ts";
 import { swarm, othersOf, type FileInfo } from "./download.ts";
@@ -277,9 +277,9 @@ export class Sharing {
   private onFrame(conn: PeerConn, frame: Frame, msg: PeerMsg | null): boolean {
     const st = this.adopt(conn);
     if (frame.kind === KIND_DATA) {
-      const d = splitDataBody(frame.body);
-      if (!d) return false;
-      st.client.onData(d.stream, d.payload);
+      // Peer links stream DATA payloads (peers.ts): each frame here is the next piece of one.
+      if (frame.stream === undefined) return false;
+      st.client.onData(frame.stream, frame.body);
       return true;
     }
     switch (msg?.t) {

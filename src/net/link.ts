@@ -37,6 +37,14 @@ export interface LinkOptions {
    * open handling was seen to race when its writes waited for the turn's end).
    */
   flushPerTurn?: boolean;
+  /**
+   * Hand DATA frame payloads on as they arrive, in pieces (FrameDecoder's
+   * `streamData`), instead of gathering each frame first. The pieces are views of
+   * the socket's read buffers; Bun gives every read a buffer of its own
+   * (BUN-NOTES), and the decoder keeps none of it, so a consumer may take a
+   * buffer over once the frames of its read are handled.
+   */
+  streamData?: boolean;
 }
 
 type SockData = { link?: Link };
@@ -100,6 +108,7 @@ export class Link {
   private corkState = 0;
   private ending = false;
   private closed = false;
+  private sent = 0;
   /** The inbound stream broke: further bytes are ignored. */
   private broken = false;
   private events: LinkEvents | null = null;
@@ -111,7 +120,7 @@ export class Link {
     private readonly sock: Socket<SockData>,
     opts: LinkOptions,
   ) {
-    this.decoder = new FrameDecoder(opts.maxFrame);
+    this.decoder = new FrameDecoder(opts.maxFrame, { streamData: opts.streamData === true });
     this.highWater = opts.highWater ?? 1 << 20;
     this.maxQueued = opts.maxQueued ?? 64 << 20;
     this.flushPerTurn = opts.flushPerTurn ?? false;
@@ -125,6 +134,17 @@ export class Link {
   }
   get queuedBytes(): number {
     return this.queued;
+  }
+  /**
+   * Bytes the kernel has taken from this link so far. Right after a send(), the
+   * sent bytes end at sentBytes + queuedBytes: once sentBytes reaches that, the
+   * link holds no view of them any more (their buffer may be reused).
+   */
+  get sentBytes(): number {
+    return this.sent;
+  }
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Attach the consumer; frames that arrive before this are not possible (we attach on open). */
@@ -397,7 +417,9 @@ export class Link {
   /** socket.write, never throwing: -1 when the socket is gone. */
   private write(bytes: Uint8Array): number {
     try {
-      return this.sock.write(bytes);
+      const n = this.sock.write(bytes);
+      if (n > 0) this.sent += n;
+      return n;
     } catch {
       return -1;
     }

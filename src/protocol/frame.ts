@@ -13,7 +13,11 @@ export const FRAME_HEADER = 5;
 export const KIND_JSON = 1; // body: UTF-8 JSON of one message (messages.ts)
 export const KIND_DATA = 2; // body: [u32 BE stream id][raw bytes]  (chunk payloads, no base64)
 
-export type Frame = { kind: number; body: Uint8Array };
+/**
+ * A decoded frame. From a decoder with `streamData`, a DATA frame comes as pieces:
+ * `stream` is its stream id and `body` the next bytes of its payload.
+ */
+export type Frame = { kind: number; body: Uint8Array; stream?: number };
 
 export class FrameError extends Error {
   constructor(
@@ -62,24 +66,36 @@ export function encodeDataFrame(stream: number, payload: Uint8Array): Uint8Array
   return out;
 }
 
-export function splitDataBody(body: Uint8Array): { stream: number; payload: Uint8Array } | null {
-  if (body.byteLength < 4) return null;
-  const stream = getU32(body, 0);
-  return { stream, payload: body.subarray(4) };
-}
-
 /**
  * Streaming decoder. Feed it whatever `data` gave; it returns the complete frames.
  * Throws FrameError on a length over `maxFrame`, a zero length or an unknown kind;
  * the caller then drops the connection (the stream cannot be resynchronised).
+ *
+ * With `streamData`, a DATA frame is not gathered: once its 9 header bytes are in,
+ * its payload comes out as it arrives, as one or more frames
+ * `{ kind: KIND_DATA, stream, body: <next bytes of the payload> }` — views into the
+ * pushed bytes, never copied (a 1 MiB chunk piece arriving in two socket reads used
+ * to be copied into one buffer; that copy was the largest cost of a download). A
+ * DATA frame too short to hold its stream id is then a `bad_length` error, and the
+ * kind is checked as soon as its byte is in.
+ *
+ * push() keeps no reference to the bytes given to it once it returns: bytes of an
+ * incomplete frame are copied. So a caller may hand the pushed buffer on (e.g.
+ * transfer it to a worker) after it has dealt with the frames.
  */
 export class FrameDecoder {
   private parts: Uint8Array[] = [];
   /** Bytes of parts[0] already consumed (so a frame costs one subarray, not three). */
   private head = 0;
   private buffered = 0;
+  /** streamData: payload bytes of the current DATA frame still to come, and its stream. */
+  private dataLeft = 0;
+  private dataStream = 0;
 
-  constructor(readonly maxFrame: number) {}
+  constructor(
+    readonly maxFrame: number,
+    readonly opts: { streamData?: boolean } = {},
+  ) {}
 
   /** Bytes held waiting for the rest of a frame (bounded by maxFrame + header). */
   get pendingBytes(): number {
@@ -91,12 +107,34 @@ export class FrameDecoder {
     this.parts.push(chunk);
     this.buffered += chunk.byteLength;
     const frames: Frame[] = [];
+    const streaming = this.opts.streamData === true;
     for (;;) {
+      if (this.dataLeft > 0) {
+        if (this.buffered === 0) break;
+        const piece = this.takeView(this.dataLeft);
+        this.dataLeft -= piece.byteLength;
+        frames.push({ kind: KIND_DATA, stream: this.dataStream, body: piece });
+        continue;
+      }
       if (this.buffered < 4) break;
       const len = this.peekLength();
       if (len < 1) throw new FrameError("bad_length", "frame length 0");
       if (len > this.maxFrame) {
         throw new FrameError("too_large", `frame of ${len} bytes over the limit of ${this.maxFrame}`);
+      }
+      if (streaming) {
+        if (this.buffered < FRAME_HEADER) break;
+        const kind = this.peekByte(4);
+        if (kind !== KIND_JSON && kind !== KIND_DATA) throw new FrameError("bad_kind", `unknown frame kind ${kind}`);
+        if (kind === KIND_DATA) {
+          if (len < 5) throw new FrameError("bad_length", `data frame of ${len} bytes has no stream id`);
+          if (this.buffered < FRAME_HEADER + 4) break;
+          const head = this.take(FRAME_HEADER + 4);
+          this.dataStream = getU32(head, FRAME_HEADER);
+          this.dataLeft = len - 5;
+          if (this.dataLeft === 0) frames.push({ kind: KIND_DATA, stream: this.dataStream, body: new Uint8Array(0) });
+          continue;
+        }
       }
       if (this.buffered < 4 + len) break;
       const first = this.parts[0]!;
@@ -122,6 +160,13 @@ export class FrameDecoder {
       }
       frames.push({ kind, body });
     }
+    // Keep no view of `chunk`: what is left of it (part of a frame) is copied.
+    const last = this.parts.length - 1;
+    if (last >= 0 && this.parts[last] === chunk) {
+      const from = last === 0 ? this.head : 0;
+      this.parts[last] = chunk.slice(from);
+      if (last === 0) this.head = 0;
+    }
     return frames;
   }
 
@@ -131,14 +176,33 @@ export class FrameDecoder {
       return getU32(first, this.head);
     }
     const head = new Uint8Array(4);
-    let got = 0;
-    for (let i = 0; i < this.parts.length && got < 4; i++) {
-      const p = i === 0 ? first.subarray(this.head) : this.parts[i]!;
-      const n = Math.min(4 - got, p.byteLength);
-      head.set(p.subarray(0, n), got);
-      got += n;
-    }
+    for (let i = 0; i < 4; i++) head[i] = this.peekByte(i);
     return getU32(head, 0);
+  }
+
+  /** The buffered byte at offset i (i < buffered). */
+  private peekByte(i: number): number {
+    let at = this.head + i;
+    for (const p of this.parts) {
+      if (at < p.byteLength) return p[at]!;
+      at -= p.byteLength;
+    }
+    return 0;
+  }
+
+  /** Remove and return up to n buffered bytes (buffered > 0) as a view of the first part: no copy. */
+  private takeView(n: number): Uint8Array {
+    const p = this.parts[0]!;
+    const k = Math.min(n, p.byteLength - this.head);
+    const out = p.subarray(this.head, this.head + k);
+    this.buffered -= k;
+    if (this.head + k === p.byteLength) {
+      this.parts.shift();
+      this.head = 0;
+    } else {
+      this.head += k;
+    }
+    return out;
   }
 
   /** Remove and return the first n buffered bytes (n <= buffered), copied into one array. */

@@ -8,7 +8,6 @@ import {
   FrameError,
   KIND_DATA,
   KIND_JSON,
-  splitDataBody,
   type Frame,
 } from "../../src/protocol/frame.ts";
 import { concat, prng } from "./prng.ts";
@@ -307,38 +306,49 @@ describe("data frames", () => {
     expect([...concat([head, payload])]).toEqual([...encodeDataFrame(42, payload)]);
   });
 
-  test("round trip through the decoder and splitDataBody", () => {
+  test("a streaming decoder hands a data frame's payload on as a view of the pushed bytes", () => {
     const payload = prng(12).bytes(5000);
-    const dec = new FrameDecoder(8192);
-    const frames = dec.push(encodeDataFrame(7, payload));
+    const wire = encodeDataFrame(7, payload);
+    const frames = new FrameDecoder(8192, { streamData: true }).push(wire);
     expect(frames.length).toBe(1);
     expect(frames[0]!.kind).toBe(KIND_DATA);
-    const split = splitDataBody(frames[0]!.body);
-    expect(split).not.toBeNull();
-    expect(split!.stream).toBe(7);
-    expect([...split!.payload]).toEqual([...payload]);
+    expect(frames[0]!.stream).toBe(7);
+    expect([...frames[0]!.body]).toEqual([...payload]);
+    expect(frames[0]!.body.buffer).toBe(wire.buffer); // not copied
+    expect(frames[0]!.body.byteOffset).toBe(FRAME_HEADER + 4);
+  });
+
+  test("a frame arriving in three reads comes out as three pieces, each a view of its read", () => {
+    const payload = prng(13).bytes(3000);
+    const wire = encodeDataFrame(9, payload);
+    const reads = [wire.slice(0, 1000), wire.slice(1000, 2000), wire.slice(2000)];
+    const dec = new FrameDecoder(8192, { streamData: true });
+    const pieces = reads.map((r) => dec.push(r));
+    expect(pieces.map((p) => p.length)).toEqual([1, 1, 1]);
+    pieces.forEach((p, i) => {
+      expect(p[0]!.stream).toBe(9);
+      expect(p[0]!.body.buffer).toBe(reads[i]!.buffer);
+    });
+    expect([...concat(pieces.map((p) => p[0]!.body))]).toEqual([...payload]);
+    expect(dec.pendingBytes).toBe(0);
   });
 
   test("stream ids up to 2^32-1 and an empty payload survive", () => {
-    const dec = new FrameDecoder(64);
+    const dec = new FrameDecoder(64, { streamData: true });
     const frames = dec.push(concat([encodeDataFrame(0xffffffff, bytes()), encodeDataFrame(0, bytes(1))]));
-    expect(frames.map((f) => splitDataBody(f.body)).map((s) => ({ stream: s!.stream, payload: [...s!.payload] }))).toEqual([
+    expect(frames.map((f) => ({ stream: f.stream, payload: [...f.body] }))).toEqual([
       { stream: 0xffffffff, payload: [] },
       { stream: 0, payload: [1] },
     ]);
   });
 
-  test("splitDataBody reads the stream id at the body's own offset (a view into a larger buffer)", () => {
-    const big = concat([bytes(9, 9, 9), bytes(0, 0, 1, 0), bytes(5, 6)]);
-    const s = splitDataBody(big.subarray(3));
-    expect(s!.stream).toBe(256);
-    expect([...s!.payload]).toEqual([5, 6]);
-  });
-
-  test("splitDataBody rejects a body shorter than the stream id", () => {
-    expect(splitDataBody(bytes())).toBeNull();
-    expect(splitDataBody(bytes(1, 2, 3))).toBeNull();
-    expect(splitDataBody(bytes(0, 0, 0, 3))).toEqual({ stream: 3, payload: bytes() });
+  test("streaming: a data frame too short for its stream id, and an unknown kind, are refused at once", () => {
+    const short = concat([header(4), bytes(KIND_DATA, 0, 0, 0)]);
+    expect(frameErrorCode(() => new FrameDecoder(64, { streamData: true }).push(short))).toBe("bad_length");
+    // The kind byte is enough: the rest of the 60-byte body never has to arrive.
+    expect(frameErrorCode(() => new FrameDecoder(64, { streamData: true }).push(concat([header(60), bytes(9)])))).toBe("bad_kind");
+    // Without streaming, a frame is judged whole: nothing yet.
+    expect(new FrameDecoder(64).push(concat([header(60), bytes(9)]))).toEqual([]);
   });
 
   test("mixed JSON and data frames, split randomly, keep their order and streams", () => {
@@ -358,12 +368,27 @@ describe("data frames", () => {
         wire.push(encodeDataFrame(stream, payload));
       }
     }
-    const dec = new FrameDecoder(4096);
-    const got = feed(dec, splitRandomly(concat(wire), 78, 100)).map((f): Item => {
-      if (f.kind === KIND_JSON) return { json: [...f.body] };
-      const s = splitDataBody(f.body)!;
-      return { stream: s.stream, payload: [...s.payload] };
-    });
+    // Pieces of one frame are joined back (an empty frame gives one empty piece).
+    const dec = new FrameDecoder(4096, { streamData: true });
+    const got: Item[] = [];
+    let left = 0;
+    for (const piece of splitRandomly(concat(wire), 78, 100)) {
+      for (const f of dec.push(piece)) {
+        if (f.kind === KIND_JSON) {
+          expect(left).toBe(0);
+          got.push({ json: [...f.body] });
+        } else if (left > 0) {
+          const last = got[got.length - 1]!;
+          expect(f.stream).toBe(last.stream!);
+          last.payload!.push(...f.body);
+          left -= f.body.byteLength;
+        } else {
+          const want = sent[got.length]!.payload!.length;
+          got.push({ stream: f.stream!, payload: [...f.body] });
+          left = want - f.body.byteLength;
+        }
+      }
+    }
     expect(got).toEqual(sent);
   });
 });

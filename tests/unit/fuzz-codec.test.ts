@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { encodeFrame, FrameDecoder, FrameError, KIND_DATA, KIND_JSON, type Frame } from "../../src/protocol/frame.ts";
+import { encodeDataFrame, encodeFrame, FrameDecoder, FrameError, KIND_DATA, KIND_JSON, type Frame } from "../../src/protocol/frame.ts";
 import { C2S, decodeClient, encodeMessage, type ClientMsg } from "../../src/protocol/messages.ts";
 import { stripControls } from "../../src/common/sanitize.ts";
 
@@ -114,6 +114,121 @@ describe("FrameDecoder against a model", () => {
         feed(s, c, 64 * 1024); // throws (failing the property) on any other error
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+/** What a streaming decoder (streamData) hands on: JSON frames, and DATA payload bytes per stream. */
+type Item = { kind: number; stream?: number; body: number[] };
+
+/**
+ * Normal form of a sequence of frames and DATA pieces: runs of DATA for one stream
+ * joined, empty DATA dropped (piece boundaries carry no meaning).
+ */
+function normal(items: { kind: number; stream?: number; body: Uint8Array }[]): Item[] {
+  const out: Item[] = [];
+  for (const f of items) {
+    if (f.kind === KIND_DATA) {
+      if (f.body.byteLength === 0) continue;
+      const last = out[out.length - 1];
+      if (last && last.kind === KIND_DATA && last.stream === f.stream) last.body.push(...f.body);
+      else out.push({ kind: KIND_DATA, stream: f.stream, body: [...f.body] });
+    } else out.push({ kind: f.kind, body: [...f.body] });
+  }
+  return out;
+}
+
+/** The streaming reference: DATA payloads come out as far as they have arrived; the kind is checked at its byte. */
+function streamModel(stream: Uint8Array, maxFrame: number): { items: Item[]; error: string | null } {
+  const got: { kind: number; stream?: number; body: Uint8Array }[] = [];
+  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  let off = 0;
+  const result = (error: string | null) => ({ items: normal(got), error });
+  while (stream.byteLength - off >= 4) {
+    const len = view.getUint32(off);
+    if (len < 1) return result("bad_length");
+    if (len > maxFrame) return result("too_large");
+    const left = stream.byteLength - off - 4;
+    if (left < 1) break;
+    const kind = stream[off + 4]!;
+    if (kind !== KIND_JSON && kind !== KIND_DATA) return result("bad_kind");
+    if (kind === KIND_DATA) {
+      if (len < 5) return result("bad_length");
+      if (left < 5) break;
+      const avail = Math.min(len - 5, left - 5);
+      got.push({ kind, stream: view.getUint32(off + 5), body: stream.subarray(off + 9, off + 9 + avail) });
+      if (avail < len - 5) break;
+    } else {
+      if (left < len) break;
+      got.push({ kind, body: stream.subarray(off + 5, off + 4 + len) });
+    }
+    off += 4 + len;
+  }
+  return result(null);
+}
+
+/** Feed a streaming decoder; every pushed buffer is scribbled over once push() and its frames are done with. */
+function feedStreaming(stream: Uint8Array, cuts: number[], maxFrame: number) {
+  const dec = new FrameDecoder(maxFrame, { streamData: true });
+  const got: { kind: number; stream?: number; body: Uint8Array }[] = [];
+  let maxHeld = 0;
+  const points = [...new Set(cuts.map((c) => c % (stream.byteLength + 1)))].sort((a, b) => a - b);
+  let prev = 0;
+  for (const end of [...points, stream.byteLength]) {
+    const chunk = stream.slice(prev, end); // a buffer of its own, like a socket read
+    try {
+      for (const f of dec.push(chunk)) got.push({ kind: f.kind, stream: f.stream, body: f.body.slice() });
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      return { items: normal(got), error: e.code as string, maxHeld };
+    }
+    chunk.fill(0xee); // the decoder must not have kept any of it
+    maxHeld = Math.max(maxHeld, dec.pendingBytes);
+    prev = end;
+  }
+  return { items: normal(got), error: null as string | null, maxHeld };
+}
+
+describe("FrameDecoder with streamData against a model", () => {
+  test("any stream, cut anywhere: same frames and DATA bytes as the model, nothing kept of a pushed buffer", () => {
+    fc.assert(
+      fc.property(stream, cuts, (s, c) => {
+        const want = streamModel(s, MAX);
+        const got = feedStreaming(s, c, MAX);
+        expect(got.error).toBe(want.error);
+        if (want.error === null) expect(got.items).toEqual(want.items);
+        else {
+          // Frames decoded in the push that failed are lost with it: a prefix, the last DATA run maybe cut.
+          const n = got.items.length;
+          expect(want.items.slice(0, Math.max(0, n - 1))).toEqual(got.items.slice(0, Math.max(0, n - 1)));
+          if (n > 0) {
+            const g = got.items[n - 1]!;
+            const w = want.items[n - 1]!;
+            expect({ kind: g.kind, stream: g.stream }).toEqual({ kind: w.kind, stream: w.stream });
+            expect(w.body.slice(0, g.body.length)).toEqual(g.body);
+          }
+        }
+        expect(got.maxHeld).toBeLessThan(4 + MAX + 1);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test("good frames survive any split, one byte at a time included, as pieces of at most what arrived", () => {
+    const frames = fc.array(fc.record({ kind: fc.constantFrom(KIND_JSON, KIND_DATA), stream: fc.nat(3), body: fc.uint8Array({ maxLength: 300 }) }), {
+      maxLength: 20,
+    });
+    fc.assert(
+      fc.property(frames, cuts, fc.boolean(), (fs, c, bytewise) => {
+        const s = new Uint8Array(
+          Buffer.concat(fs.map((f) => (f.kind === KIND_DATA ? encodeDataFrame(f.stream, f.body) : encodeFrame(f.kind, f.body)))),
+        );
+        const points = bytewise ? Array.from({ length: s.byteLength }, (_, i) => i) : c;
+        const got = feedStreaming(s, points, 1024);
+        expect(got.error).toBeNull();
+        expect(got.items).toEqual(normal(fs.map((f) => (f.kind === KIND_DATA ? f : { kind: f.kind, body: f.body }))));
+      }),
+      { numRuns: 1000 },
     );
   });
 });

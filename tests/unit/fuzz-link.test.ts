@@ -4,7 +4,8 @@
  * a peer that reads, stops reading or hangs up. Whatever the order: no call ever
  * throws (a closed or ending link included), `close` fires exactly once, the
  * peer receives a prefix of what was sent — all of it after a graceful end() to
- * a reading peer — and the write queue never grows past maxQueued.
+ * a reading peer — the write queue never grows past maxQueued, and what the link
+ * says it has written (sentBytes) plus what it holds is what it accepted.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
@@ -83,6 +84,13 @@ test("any sequence of link operations: never throws, closes once, delivers a pre
       let graceful = false;
       let peerStopped = false;
       let lossy = false; // the peer hung up, or we destroyed: a prefix is all we can ask
+      let accepted = 0;
+      let lastSent = 0;
+      const books = () => {
+        expect(link.sentBytes).toBeGreaterThanOrEqual(lastSent);
+        lastSent = link.sentBytes;
+        if (!link.isClosed) expect(link.sentBytes + link.queuedBytes).toBe(accepted);
+      };
       for (const o of ops) {
         switch (o.k) {
           case "send": {
@@ -90,6 +98,7 @@ test("any sequence of link operations: never throws, closes once, delivers a pre
             const wasOpen = link.isOpen;
             link.send(b);
             if (wasOpen) sent.push(b);
+            if (wasOpen) accepted += b.byteLength;
             expect(link.queuedBytes).toBeLessThanOrEqual(MAX_QUEUED);
             break;
           }
@@ -99,7 +108,9 @@ test("any sequence of link operations: never throws, closes once, delivers a pre
               const wasOpen = link.isOpen;
               link.send(b);
               if (wasOpen) sent.push(b);
+              if (wasOpen) accepted += b.byteLength;
               expect(link.queuedBytes).toBeLessThanOrEqual(MAX_QUEUED);
+              books();
             }
             break;
           case "end":
@@ -135,6 +146,7 @@ test("any sequence of link operations: never throws, closes once, delivers a pre
             await Bun.sleep(1);
             break;
         }
+        books();
       }
       // Let it settle: a reading peer gets everything a graceful end flushes.
       if (peerStopped && !lossy) p.sock.resume();
@@ -151,9 +163,14 @@ test("any sequence of link operations: never throws, closes once, delivers a pre
       const want = new Uint8Array(Buffer.concat(sent));
       const got = p.received();
       expect(got.byteLength).toBeLessThanOrEqual(want.byteLength);
+      expect(got.byteLength).toBeLessThanOrEqual(link.sentBytes);
+      expect(link.sentBytes).toBeLessThanOrEqual(want.byteLength);
       expect(Buffer.compare(got, want.subarray(0, got.byteLength))).toBe(0);
       const overflowed = /peer not reading/.test(closes[0]!);
-      if (graceful && !lossy && !overflowed) expect(got.byteLength).toBe(want.byteLength);
+      if (graceful && !lossy && !overflowed) {
+        expect(got.byteLength).toBe(want.byteLength);
+        expect(link.sentBytes).toBe(want.byteLength);
+      }
       // After the end, every call is harmless.
       expect(link.send(new Uint8Array(10))).toBe(false);
       link.end();
