@@ -142,6 +142,7 @@ async function downloadRun(port: number, hash: string, run: number): Promise<{ s
   sync();
   const cpu0 = [c.proc.pid, ...holderPids].map(cpuSecs);
   const t0 = performance.now();
+  if (process.env.BENCH_DEBUG) console.error(`${new Date().toISOString()} bench: download sent`);
   c.send("download big.bin");
   const line = await c.out.waitFor(/^Downloaded big\.bin|^Error\./, 300_000);
   const secs = (performance.now() - t0) / 1000;
@@ -152,9 +153,16 @@ async function downloadRun(port: number, hash: string, run: number): Promise<{ s
       const st = readFileSync(`/proc/${c.proc.pid}/task/${t}/stat`, "utf8");
       const name = /\((.*)\)/.exec(st)![1];
       const f = st.split(") ")[1]!.split(" ");
-      return { name, cpu: (Number(f[11]) + Number(f[12])) / 100 };
+      return { name, cpu: (Number(f[11]) + Number(f[12])) / 100, sys: Number(f[12]) / 100, faults: Number(f[7]) };
     }).filter((t) => t.cpu > 0.02).sort((a, b) => b.cpu - a.cpu);
-    console.error(`  downloader threads: ${threads.map((t) => `${t.name} ${t.cpu.toFixed(2)}`).join(", ")}`);
+    console.error(`  downloader threads (CPU s, of which system; minor faults): ${threads.map((t) => `${t.name} ${t.cpu.toFixed(2)} (${t.sys.toFixed(2)}; ${t.faults})`).join(", ")}`);
+    for (const pid of holderPids) {
+      const all = readdirSync(`/proc/${pid}/task`).map((t) => readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8")).map((st) => {
+        const f = st.split(") ")[1]!.split(" ");
+        return `${/\((.*)\)/.exec(st)![1]} ${((Number(f[11]) + Number(f[12])) / 100).toFixed(2)} (${(Number(f[12]) / 100).toFixed(2)}; ${f[7]})`;
+      });
+      console.error(`  holder ${pid} threads since start: ${all.filter((x) => !/ 0\.00 /.test(x)).join(", ")}`);
+    }
   }
   const rss = peakRssMiB(c.proc.pid);
   if (!line.startsWith("Downloaded big.bin")) throw new Error(line);

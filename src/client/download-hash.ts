@@ -4,18 +4,19 @@
  * Each piece of a chunk is written at its offset in the .part file; as soon as that
  * write completed in full, the very bytes that were written are handed to a worker
  * thread, which feeds them to the chunk's SHA-256. So hashing overlaps receiving and
- * writing (the worker runs on another core than the socket, and the writes run on
- * Bun's I/O threads), and nothing is read back: the hash that decides whether the
- * chunk is good is the hash of exactly the bytes stored at their place in this
- * process (docs/file-sharing.md).
+ * writing (the worker runs on another core than the socket), and nothing is read
+ * back: the hash that decides whether the chunk is good is the hash of exactly the
+ * bytes stored at their place in this process (docs/file-sharing.md).
  *
- * The hand-over is zero-copy when it can be: a piece whose buffer holds nothing but
- * the piece (and at most its 9-byte DATA frame header, as the frame decoder makes for
- * a frame reassembled from several socket reads) is transferred to the worker; any
- * other piece is copied once into a buffer of its own. Either way the caller must not
- * use `bytes` again. (Measured, bench/README-transfer.md: copying every piece into a
- * pool of buffers that cycle between the threads instead was slower and used more
- * memory: the decoder's buffers then die on this thread and its collector pays.)
+ * The hand-over is zero-copy when the caller gives up the buffer under the piece
+ * (`handOver`, as a peer link's socket reads allow: download-fetch.ts). Everything
+ * asked of the worker during one callback (jobs opened, pieces, digests) is gathered
+ * and sent, in order, as one message once the callback is over, which transfers the
+ * buffers along: only then is a socket read done with (it may hold pieces of two
+ * chunks, and the first chunk may end in between). Nothing is copied, and the
+ * buffers die on the worker, whose small heap collects them cheaply, instead of
+ * adding to this thread's collector. Any other piece is copied once into a buffer
+ * of its own. (Measured, bench/README-transfer.md.)
  *
  * If no worker can be started, the pieces are hashed on this thread (`onDisk`
  * false); the download then re-reads those chunks before assembling.
@@ -26,11 +27,12 @@ import { createHash, type Hash } from "node:crypto";
 export interface HashJob {
   /**
    * Bytes [at, at + bytes.byteLength) of the file were written (in order within the
-   * job). The job takes `bytes` (their buffer may be transferred to the worker, which
-   * detaches it here); `hashed` runs once they are consumed, so the caller can count
-   * them as in memory until then.
+   * job). `hashed` runs once they are consumed, so the caller can count them as in
+   * memory until then. With `handOver`, the caller gives up the whole buffer under
+   * `bytes` (every view of it): it is transferred to the worker, and so detached
+   * here, once the current callback is over. Without it the bytes are copied.
    */
-  written(at: number, bytes: Uint8Array, hashed?: () => void): void;
+  written(at: number, bytes: Uint8Array, hashed?: () => void, handOver?: boolean): void;
   /** The hex digest of everything written, and whether it was hashed from the written bytes. */
   digest(): Promise<{ hash: string; onDisk: boolean }>;
   /** Forget the job (failed or cancelled transfer). */
@@ -38,39 +40,45 @@ export interface HashJob {
 }
 
 // The worker's code, as plain JS, so it needs no extra entry point in the compiled program.
-// Every "piece" message is acknowledged (even for an unknown or failed job), in order.
+// A message is { ops, bufs }: ops in order, each [OPEN, job, at], [PIECE, job, at, buffer
+// index, offset, length], [END, job] or [ABORT, job]. Every message is acknowledged with 0
+// once its pieces are hashed (even for an unknown or failed job); END is answered after that.
+const OPEN = 0;
+const PIECE = 1;
+const END = 2;
+const ABORT = 3;
 const WORKER_SOURCE = `
 import { createHash } from "node:crypto";
 const jobs = new Map();
 let since = 0;
 self.onmessage = (e) => {
-  const m = e.data;
-  if (m.op === "piece") {
-    const j = jobs.get(m.id);
-    if (j && !j.err) {
+  const { ops, bufs } = e.data;
+  const answers = [];
+  for (const op of ops) {
+    const j = jobs.get(op[1]);
+    if (op[0] === ${PIECE}) {
+      if (!j || j.err) continue;
       try {
-        if (m.at !== j.next) throw new Error("piece at " + m.at + ", expected " + j.next);
-        j.h.update(m.bytes);
-        j.next += m.bytes.byteLength;
+        if (op[2] !== j.next) throw new Error("piece at " + op[2] + ", expected " + j.next);
+        j.h.update(new Uint8Array(bufs[op[3]], op[4], op[5]));
+        j.next += op[5];
       } catch (err) { j.err = String(err); }
+    } else if (op[0] === ${OPEN}) {
+      jobs.set(op[1], { h: createHash("sha256"), next: op[2], err: null });
+    } else {
+      jobs.delete(op[1]);
+      if (op[0] === ${END}) answers.push(!j ? { id: op[1], err: "unknown job" } : j.err ? { id: op[1], err: j.err } : { id: op[1], hash: j.h.digest("hex") });
     }
-    postMessage(0);
-    // Transferred pieces die here: collect now and then (this heap holds little else,
-    // so a full collection is cheap), or they pile up between the engine's own.
-    since += m.bytes.byteLength;
-    if (since >= ${16 << 20}) { since = 0; Bun.gc(true); }
-  } else if (m.op === "open") {
-    jobs.set(m.id, { h: createHash("sha256"), next: m.at, err: null });
-  } else if (m.op === "end" || m.op === "abort") {
-    const j = jobs.get(m.id);
-    jobs.delete(m.id);
-    if (m.op === "end") postMessage(!j ? { id: m.id, err: "unknown job" } : j.err ? { id: m.id, err: j.err } : { id: m.id, hash: j.h.digest("hex") });
   }
+  postMessage(0);
+  for (const a of answers) postMessage(a);
+  // Transferred buffers die here, young: a young-generation collection now and then
+  // frees them (measured: cheaper than full ones, and the allocator then reuses
+  // their memory: a third of the page faults), or they pile up between the engine's own.
+  for (const b of bufs) since += b.byteLength;
+  if (since >= ${16 << 20}) { since = 0; Bun.gc(false); }
 };
 `;
-
-/** Largest DATA frame header in front of a piece whose buffer is still handed over whole. */
-const FRAME_SLACK = 9;
 
 type Waiter = { resolve: (r: { hash: string; onDisk: boolean }) => void; reject: (e: Error) => void };
 
@@ -79,29 +87,41 @@ class PieceHasher {
   private failed = false;
   private nextId = 1;
   private readonly waiting = new Map<number, Waiter>();
-  /** Callbacks of the pieces posted and not yet acknowledged, in posting order. */
+  /** Callbacks of the messages posted and not yet acknowledged, in posting order. */
   private acks: ((() => void) | undefined)[] = [];
   private ackHead = 0;
+  /**
+   * What this callback asked of the worker, in order, sent as one message once the
+   * callback is over: only then may handed-over buffers leave (a socket read's other
+   * pieces are still being handled until then).
+   */
+  private ops: (number[])[] = [];
+  private bufs: ArrayBuffer[] = [];
+  private cbs: (() => void)[] = [];
+  private flushQueued = false;
 
   /** A job for one chunk; its first piece will be at `at`. */
   open(at = 0): HashJob {
     const w = this.start();
     if (!w) return memoryJob();
     const id = this.nextId++;
-    w.postMessage({ op: "open", id, at });
+    this.add([OPEN, id, at]);
     let done = false;
     return {
-      written: (pos, bytes, hashed) => {
+      written: (pos, bytes, hashed, handOver) => {
         if (done || this.worker !== w) return void hashed?.();
         // (Out of order pieces fail the job on the worker: digest rejects.)
-        this.acks.push(hashed);
-        // A copy in a buffer of its own when needed (not Buffer#slice: that is a view).
-        const piece = whole(bytes) ? bytes : new Uint8Array(bytes);
-        try {
-          w.postMessage({ op: "piece", id, at: pos, bytes: piece }, [piece.buffer as ArrayBuffer]);
-        } catch {
-          // Not transferable after all: the message copies it.
-          w.postMessage({ op: "piece", id, at: pos, bytes: piece });
+        const buf = bytes.buffer;
+        if (handOver && buf instanceof ArrayBuffer) {
+          // Pieces of one read come one after another: look at the last buffer only.
+          let i = this.bufs.length - 1;
+          if (i < 0 || this.bufs[i] !== buf) i = this.bufs.push(buf) - 1;
+          this.add([PIECE, id, pos, i, bytes.byteOffset, bytes.byteLength], hashed);
+        } else {
+          // A copy in a buffer of its own (not Buffer#slice: that is a view).
+          const own = new Uint8Array(bytes);
+          this.bufs.push(own.buffer);
+          this.add([PIECE, id, pos, this.bufs.length - 1, 0, own.byteLength], hashed);
         }
       },
       digest: () => {
@@ -109,15 +129,52 @@ class PieceHasher {
         if (this.worker !== w) return Promise.reject(new Error("hash worker gone"));
         return new Promise((resolve, reject) => {
           this.waiting.set(id, { resolve, reject });
-          w.postMessage({ op: "end", id });
+          this.add([END, id]);
         });
       },
       abort: () => {
         if (done) return;
         done = true;
-        w.postMessage({ op: "abort", id });
+        this.add([ABORT, id]);
       },
     };
+  }
+
+  private add(op: number[], cb?: () => void): void {
+    this.ops.push(op);
+    if (cb) this.cbs.push(cb);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Send what this callback gathered, as one message that takes the buffers along. */
+  private flush(): void {
+    this.flushQueued = false;
+    const w = this.worker;
+    const { ops, bufs, cbs } = this;
+    this.ops = [];
+    this.bufs = [];
+    this.cbs = [];
+    if (!w) {
+      for (const cb of cbs) cb();
+      return;
+    }
+    this.acks.push(cbs.length === 0 ? undefined : () => {
+      for (const cb of cbs) cb();
+    });
+    try {
+      w.postMessage({ ops, bufs }, bufs);
+    } catch {
+      try {
+        // Not transferable after all: the message copies them.
+        w.postMessage({ ops, bufs });
+      } catch {
+        // Not even that (a buffer detached by someone else): the pieces fail their jobs.
+        w.postMessage({ ops, bufs: [] });
+      }
+    }
   }
 
   /** Pieces handed over and not hashed yet (for tests and debugging). */
@@ -170,11 +227,6 @@ class PieceHasher {
     }
     return this.worker;
   }
-}
-
-/** The buffer holds these bytes and nothing else but a frame header in front: it may be handed over whole. */
-function whole(b: Uint8Array): boolean {
-  return b.byteOffset <= FRAME_SLACK && b.byteOffset + b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
 }
 
 /** Fallback: hash the pieces as they arrive, on this thread. */

@@ -14,6 +14,7 @@ import type { Logger } from "../common/logger.ts";
 import { badFileName } from "../protocol/files.ts";
 import { dataFrameHeader } from "../protocol/frame.ts";
 import { DATA_PIECE, type PeerMsg } from "../protocol/messages.ts";
+import type { Link } from "../net/link.ts";
 import type { PeerConn } from "./peers.ts";
 import { transferred } from "./sharing-gc.ts";
 import type { FileStore } from "./sharing-store.ts";
@@ -21,13 +22,56 @@ import type { FileStore } from "./sharing-store.ts";
 /** Chunks one link may be sent at once; more get chunk_none "busy". */
 export const MAX_UPLOADS_PER_LINK = 8;
 const HEADER = 9; // frame header (5) + stream id (4)
+/** What the piece pool needs to know of a link. */
+export type SentCounter = Pick<Link, "sentBytes" | "queuedBytes" | "isClosed">;
+
 /**
- * Piece buffers the kernel took whole, ready for the next piece. socket.write copies
- * into the kernel, so a buffer is free again once the link has nothing queued; when
- * the link queues (a slow reader), the buffer stays with the queue and a new one is made.
+ * Piece buffers, reused: socket.write copies into the kernel, so a buffer is free
+ * again once its link has written all of it (Link.sentBytes). A saturated link
+ * always has a queue, so without this every piece was a fresh 1 MiB buffer: a GiB
+ * of garbage per GiB served, paid for in page faults and forced collections (the
+ * holders' CPU per GiB served halved with it, bench/README-transfer.md). The
+ * buffers in use are bounded by the links' queues: the serving loop waits while a
+ * queue is over its high-water mark.
  */
-const spare: Buffer[] = [];
-const MAX_SPARE = 4;
+export class PiecePool {
+  private inUse: { buf: Buffer; link: SentCounter; until: number }[] = [];
+  private free: Buffer[] = [];
+
+  constructor(
+    readonly size: number,
+    /** Free buffers kept. */
+    private readonly maxFree = 8,
+    /** Buffers still queued somewhere beyond this many are left to the collector. */
+    private readonly maxInUse = 64,
+  ) {}
+
+  take(): Buffer {
+    for (let i = 0; i < this.inUse.length; i++) {
+      const u = this.inUse[i]!;
+      if (u.link.sentBytes >= u.until || u.link.isClosed) {
+        this.inUse.splice(i, 1);
+        return u.buf;
+      }
+    }
+    return this.free.pop() ?? Buffer.allocUnsafe(this.size);
+  }
+
+  /** `buf` was just sent whole on `link` (null: it was not sent at all). */
+  giveBack(buf: Buffer, link: SentCounter | null): void {
+    if (link && !link.isClosed && link.queuedBytes > 0) {
+      if (this.inUse.length >= this.maxInUse) this.inUse.shift();
+      this.inUse.push({ buf, link, until: link.sentBytes + link.queuedBytes });
+    } else if (this.free.length < this.maxFree) this.free.push(buf);
+  }
+
+  /** Buffers owned (for tests). */
+  get owned(): number {
+    return this.inUse.length + this.free.length;
+  }
+}
+
+const pool = new PiecePool(HEADER + DATA_PIECE);
 
 export class ChunkServer {
   private readonly uploads = new Map<number, { cancelled: boolean }>();
@@ -75,16 +119,25 @@ export class ChunkServer {
         if (state.cancelled || !link.isOpen) return;
         const n = Math.min(DATA_PIECE, end - pos);
         // The piece is read straight into its frame: no copy between disk and socket queue.
-        const buf = spare.pop() ?? Buffer.allocUnsafe(HEADER + DATA_PIECE);
+        const buf = pool.take();
         const frame = buf.subarray(0, HEADER + n);
         frame.set(dataFrameHeader(req, n), 0);
-        const { bytesRead } = await fh.read(frame, HEADER, n, pos);
-        if (bytesRead !== n) throw new Error(`short read at ${pos} (${bytesRead} of ${n})`);
-        if (state.cancelled || !link.isOpen) return;
+        let bytesRead: number;
+        try {
+          bytesRead = (await fh.read(frame, HEADER, n, pos)).bytesRead;
+        } catch (e) {
+          pool.giveBack(buf, null);
+          throw e;
+        }
+        if (bytesRead !== n || state.cancelled || !link.isOpen) {
+          pool.giveBack(buf, null);
+          if (bytesRead !== n) throw new Error(`short read at ${pos} (${bytesRead} of ${n})`);
+          return;
+        }
         pos += n;
         transferred(n);
         const more = link.send(frame);
-        if (link.queuedBytes === 0 && spare.length < MAX_SPARE) spare.push(buf);
+        pool.giveBack(buf, link);
         if (!more) await link.drained();
       }
     } catch (e) {

@@ -143,7 +143,7 @@ describe("FileStore", () => {
 });
 
 describe("pieceHasher (download-hash.ts)", () => {
-  test("hashes the written pieces on a worker, in any piece sizes, handed over whole or copied", async () => {
+  test("hashes the written pieces on a worker, in any piece sizes, handed over or copied", async () => {
     const { pieceHasher } = await import("../../src/client/download-hash.ts");
     const data = randomBytes(3 * 1024 * 1024 + 5);
     const before = sha(data);
@@ -153,16 +153,22 @@ describe("pieceHasher (download-hash.ts)", () => {
     let given = 0;
     for (let pos = 0, i = 0; pos < data.byteLength; i++) {
       const n = Math.min(data.byteLength - pos, i === 3 ? (1 << 20) + 7 : 1 + Math.floor(Math.random() * 300_000));
-      // Every other piece in its own buffer behind a 9-byte frame header (transferred to
-      // the worker); the others are views into `data` (copied: `data` stays intact).
+      // Every other piece in a buffer of its own behind a 9-byte frame header, handed
+      // over (transferred to the worker); the others are views into `data` (copied:
+      // `data` stays intact).
       let piece: Uint8Array = data.subarray(pos, pos + n);
-      if (i % 2 === 0) {
-        const own = Buffer.allocUnsafe(9 + n);
-        own.set(piece, 9);
-        piece = own.subarray(9);
+      const own = i % 2 === 0;
+      if (own) {
+        const b = Buffer.allocUnsafe(9 + n);
+        b.set(piece, 9);
+        piece = b.subarray(9);
       }
       given++;
-      job.written(start + pos, piece, () => acked++);
+      job.written(start + pos, piece, () => acked++, own);
+      if (own) {
+        await Promise.resolve(); // the callback is over: the buffer has left
+        expect(piece.byteLength).toBe(0);
+      }
       pos += n;
     }
     expect(await job.digest()).toEqual({ hash: sha(data), onDisk: true });
@@ -176,5 +182,47 @@ describe("pieceHasher (download-hash.ts)", () => {
     // (Not expect().rejects: with the answer coming from a worker it was seen to spin.)
     const err = await job2.digest().then(() => null, (e: Error) => e);
     expect(String(err)).toMatch(/expected 10/);
+  });
+
+  test("pieces of two chunks in one handed-over buffer (one socket read) go together and hash apart", async () => {
+    const { pieceHasher } = await import("../../src/client/download-hash.ts");
+    const a = randomBytes(700_000);
+    const b = randomBytes(500_000);
+    const ja = pieceHasher.open(0);
+    const jb = pieceHasher.open(1 << 30);
+    // Three "reads", each holding the end of one chunk's piece and the start of the other's.
+    const cuts = [[0, 300_000, 0, 200_000], [300_000, 650_000, 200_000, 480_000], [650_000, 700_000, 480_000, 500_000]];
+    let acked = 0;
+    for (const [a0, a1, b0, b1] of cuts) {
+      const read = new Uint8Array(a1! - a0! + b1! - b0!);
+      read.set(a.subarray(a0, a1), 0);
+      read.set(b.subarray(b0, b1), a1! - a0!);
+      ja.written(a0!, read.subarray(0, a1! - a0!), () => acked++, true);
+      jb.written((1 << 30) + b0!, read.subarray(a1! - a0!), () => acked++, true);
+      expect(read.byteLength).toBeGreaterThan(0); // still here until the callback is over
+      await Promise.resolve();
+      expect(read.byteLength).toBe(0);
+    }
+    expect(await ja.digest()).toEqual({ hash: sha(a), onDisk: true });
+    expect(await jb.digest()).toEqual({ hash: sha(b), onDisk: true });
+    expect(acked).toBe(6);
+    expect(pieceHasher.backlog).toBe(0);
+  });
+
+  test("a chunk that ends inside a read, and one that starts there, both hash right", async () => {
+    const { pieceHasher } = await import("../../src/client/download-hash.ts");
+    const a = randomBytes(1000);
+    const b = randomBytes(3000);
+    const read = new Uint8Array(4000);
+    read.set(a, 0);
+    read.set(b, 1000);
+    const ja = pieceHasher.open(0);
+    ja.written(0, read.subarray(0, 1000), undefined, true);
+    const da = ja.digest(); // chunk a is complete: its digest is asked for mid-read...
+    const jb = pieceHasher.open(0); // ...and the next chunk starts in the same read
+    jb.written(0, read.subarray(1000), undefined, true);
+    expect(read.subarray(1000).byteLength).toBe(3000); // nothing left before the read is handled
+    expect(await da).toEqual({ hash: sha(a), onDisk: true });
+    expect(await jb.digest()).toEqual({ hash: sha(b), onDisk: true });
   });
 });
