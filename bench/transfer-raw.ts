@@ -2,7 +2,7 @@
  * The baseline for bench/transfer.ts: a plain Bun TCP disk→disk copy of one file,
  * with no framing, no hashing and no protocol — what the machine allows.
  *
- *   bun bench/transfer-raw.ts recv <out-file>          prints "listening <port>", then "done <bytes>"
+ *   bun bench/transfer-raw.ts recv <out-file>          prints "listening <port>", then "done <bytes> <seconds>"
  *   bun bench/transfer-raw.ts send <port> <in-file>     streams the file, exits when sent
  *
  * Both sides use fs file handles and pieces of PIECE bytes, like the real client,
@@ -20,10 +20,12 @@ if (mode === "recv") {
   let ended = false;
   let paused = false;
   let sock: any = null;
+  let t0 = 0;
   const finish = () => {
     if (ended && pending === 0) {
       void fh.close().then(() => {
-        console.log(`done ${pos}`);
+        // Seconds from the connection's open to the file closed: the sender's start-up is not counted.
+        console.log(`done ${pos} ${((performance.now() - t0) / 1000).toFixed(4)}`);
         process.exit(0);
       });
     }
@@ -34,6 +36,7 @@ if (mode === "recv") {
     socket: {
       open(s) {
         sock = s;
+        t0 = performance.now();
       },
       data(s, chunk) {
         const at = pos;

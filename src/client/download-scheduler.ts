@@ -27,7 +27,7 @@ export type SchedulerOptions = {
   random?: () => number;
 };
 
-export const DEFAULT_SCHEDULER: SchedulerOptions = { maxPerPeer: 2, maxInFlight: 8, maxAttempts: 6 };
+export const DEFAULT_SCHEDULER: SchedulerOptions = { maxPerPeer: 3, maxInFlight: 8, maxAttempts: 6 };
 
 export class Scheduler {
   private readonly opts: SchedulerOptions;
