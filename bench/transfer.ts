@@ -56,6 +56,26 @@ function cpuSecs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/** Machine-wide CPU seconds busy and idle so far (/proc/stat). */
+function machineBusy(): { busy: number; idle: number; softirq: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  return { busy: (user + nice + system + irq + softirq + steal) / 100, idle: (idle + iowait) / 100, softirq: softirq / 100 };
+}
+
+/** Seconds the threads of these processes spent runnable but waiting for a CPU (schedstat). */
+function runQueueWait(pids: number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[1]);
+      } catch {}
+    }
+  }
+  return ns / 1e9;
+}
+
 async function freePort(): Promise<number> {
   const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const p = l.port;
@@ -143,12 +163,20 @@ async function downloadRun(port: number, hash: string, run: number): Promise<{ s
   if (process.env.BENCH_DEBUG) void (async () => { for (;;) console.error(await c.err.waitFor(/./, 600_000)); })().catch(() => {});
   sync();
   const cpu0 = [c.proc.pid, ...holderPids].map(cpuSecs);
+  const wait0 = process.env.BENCH_DEBUG ? runQueueWait([c.proc.pid, ...holderPids]) : 0;
+  const busy0 = machineBusy();
   const t0 = performance.now();
   if (process.env.BENCH_DEBUG) console.error(`${new Date().toISOString()} bench: download sent`);
   c.send("download big.bin");
   const line = await c.out.waitFor(/^Downloaded big\.bin|^Error\./, 300_000);
   const secs = (performance.now() - t0) / 1000;
   const cpu = [c.proc.pid, ...holderPids].map((p, i) => cpuSecs(p) - cpu0[i]!);
+  if (process.env.BENCH_DEBUG) {
+    const waited = runQueueWait([c.proc.pid, ...holderPids]) - wait0;
+    console.error(`runnable but waiting for a core (all threads of downloader and holders): ${waited.toFixed(2)} s in ${secs.toFixed(2)} s`);
+    const busy = machineBusy();
+    console.error(`machine: ${(busy.busy - busy0.busy).toFixed(2)} CPU s busy (of which softirq ${(busy.softirq - busy0.softirq).toFixed(2)}), ${(busy.idle - busy0.idle).toFixed(2)} idle; downloader + holders ${cpu.reduce((a, b) => a + b, 0).toFixed(2)}`);
+  }
   if (process.env.BENCH_DEBUG) {
     console.error(`cpu: downloader ${cpu[0]!.toFixed(2)} s, holders ${cpu.slice(1).map((x) => x.toFixed(2)).join(", ")} s`);
     const threads = readdirSync(`/proc/${c.proc.pid}/task`).map((t) => {

@@ -45,6 +45,8 @@ type Incoming = {
   received: number;
   finished: boolean;
   timer: ReturnType<typeof setTimeout> | null;
+  /** When the stream last made progress (ms, Date.now()). */
+  progressAt: number;
   onBytes?: (n: number) => void;
   done: (r: FetchResult) => void;
 };
@@ -80,7 +82,7 @@ export class ChunkClient {
     const result = await new Promise<FetchResult>((resolve) => {
       const s: Incoming = {
         req, target, fh, hash: pieceHasher.open(target.start), started: false, received: 0,
-        finished: false, timer: null, onBytes,
+        finished: false, timer: null, progressAt: 0, onBytes,
         done: (r) => {
           if (s.finished) return;
           s.finished = true;
@@ -128,7 +130,9 @@ export class ChunkClient {
       return this.fail(s, "error");
     }
     if (n === 0) return;
-    transferred(n);
+    // Handed-over reads die on the worker, which collects them itself; only pieces
+    // kept on this thread (no worker) need sharing-gc's watch.
+    if (!pieceHasher.offThread) transferred(n);
     const at = s.target.start + s.received;
     try {
       for (let done = 0; done < n; ) done += writeSync(s.fh.fd, payload, done, n - done, at + done);
@@ -179,13 +183,24 @@ export class ChunkClient {
     s.done({ outcome: o, onDisk: false });
   }
 
-  /** (Re)start the stall timer of a stream that is still receiving. */
+  /**
+   * Progress on a stream that is still receiving: it is given up STALL_MS after the
+   * last progress. One timer per STALL_MS, not one per piece: when it fires early
+   * (there was progress since), it waits for the rest of the time.
+   */
   private arm(s: Incoming): void {
-    if (s.timer) clearTimeout(s.timer);
-    s.timer = setTimeout(() => {
-      s.timer = null;
-      this.log.debug(`peer ${this.conn.user}: stream ${s.req} stalled`);
-      this.fail(s, "stalled");
-    }, STALL_MS);
+    s.progressAt = Date.now();
+    if (s.timer) return;
+    const check = (wait: number) => {
+      s.timer = setTimeout(() => {
+        s.timer = null;
+        if (s.finished) return;
+        const left = s.progressAt + STALL_MS - Date.now();
+        if (left > 0) return check(left);
+        this.log.debug(`peer ${this.conn.user}: stream ${s.req} stalled`);
+        this.fail(s, "stalled");
+      }, wait);
+    };
+    check(STALL_MS);
   }
 }

@@ -177,6 +177,11 @@ class PieceHasher {
     }
   }
 
+  /** Whether pieces are hashed on the worker (not on this thread). */
+  get offThread(): boolean {
+    return this.start() !== null;
+  }
+
   /** Pieces handed over and not hashed yet (for tests and debugging). */
   get backlog(): number {
     return this.acks.length - this.ackHead;
