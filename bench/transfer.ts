@@ -249,6 +249,9 @@ try {
   console.log(`| holders (whole bench: register + ${RUNS} uploads) | | | ${Object.entries(holderRss).map(([u, r]) => `${u} ${fmt(r, 1)}`).join(", ")} |`);
   console.log("");
   console.log(`download / raw throughput: ${fmt(rawS / dlS)} (goal ≥ 0.7)`);
+  // Each run measures the raw copy and then the download back to back: the median of
+  // those pairs' ratios is less moved by the machine's drift over the set.
+  console.log(`median of the runs' own ratios (raw s / download s, same run): ${fmt(median(raw.map((r, i) => r.secs / dl[i]!.secs)))}`);
   console.log(`runs: raw ${raw.map((r) => fmt(r.secs)).join(", ")} s; download ${dl.map((r) => fmt(r.secs)).join(", ")} s`);
 } finally {
   for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
