@@ -72,9 +72,10 @@ self.onmessage = (e) => {
   }
   postMessage(0);
   for (const a of answers) postMessage(a);
-  // Transferred buffers die here, young: a young-generation collection now and then
-  // frees them (measured: cheaper than full ones, and the allocator then reuses
-  // their memory: a third of the page faults), or they pile up between the engine's own.
+  // Transferred buffers die here: ask for a collection now and then, or they pile up
+  // between the engine's own. Bun.gc(false) only asks (the collector runs it
+  // concurrently); measured against a synchronous full one, Bun.gc(true), it cost
+  // less and the process took a third of the page faults (bench/README-transfer.md).
   for (const b of bufs) since += b.byteLength;
   if (since >= ${16 << 20}) { since = 0; Bun.gc(false); }
 };

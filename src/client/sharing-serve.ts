@@ -5,8 +5,9 @@
  * (never a path), and the chunk must be marked held in the files folder's state —
  * so a partial download's unverified bytes are never sent. The chunk is read with a
  * file handle, one DATA_PIECE at a time, straight into the buffer that becomes the
- * DATA frame; when the link's queue is over its high-water mark the loop waits for
- * it to drain. Memory per upload: one piece plus the link's bounded queue.
+ * DATA frame (from a pool of reused buffers); when the link's queue is over its
+ * high-water mark the loop waits for it to drain. Memory per upload: the pieces in
+ * the link's bounded queue plus the one being read.
  */
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
