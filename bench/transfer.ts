@@ -56,6 +56,15 @@ function cpuSecs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/** Per thread of a live process: name, CPU seconds (user + system), system seconds, minor page faults. */
+function threadStats(pid: number): { name: string; cpu: number; sys: number; faults: number }[] {
+  return readdirSync(`/proc/${pid}/task`).map((t) => {
+    const st = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+    const f = st.split(") ")[1]!.split(" ");
+    return { name: /\((.*)\)/.exec(st)![1]!, cpu: (Number(f[11]) + Number(f[12])) / 100, sys: Number(f[12]) / 100, faults: Number(f[7]) };
+  });
+}
+
 /** Machine-wide CPU seconds busy and idle so far (/proc/stat). */
 function machineBusy(): { busy: number; idle: number; softirq: number } {
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -164,7 +173,7 @@ async function downloadRun(port: number, hash: string, run: number): Promise<{ s
   sync();
   const cpu0 = [c.proc.pid, ...holderPids].map(cpuSecs);
   const wait0 = process.env.BENCH_DEBUG ? runQueueWait([c.proc.pid, ...holderPids]) : 0;
-  const busy0 = machineBusy();
+  const busy0 = process.env.BENCH_DEBUG ? machineBusy() : null;
   const t0 = performance.now();
   if (process.env.BENCH_DEBUG) console.error(`${new Date().toISOString()} bench: download sent`);
   c.send("download big.bin");
@@ -175,24 +184,15 @@ async function downloadRun(port: number, hash: string, run: number): Promise<{ s
     const waited = runQueueWait([c.proc.pid, ...holderPids]) - wait0;
     console.error(`runnable but waiting for a core (all threads of downloader and holders): ${waited.toFixed(2)} s in ${secs.toFixed(2)} s`);
     const busy = machineBusy();
-    console.error(`machine: ${(busy.busy - busy0.busy).toFixed(2)} CPU s busy (of which softirq ${(busy.softirq - busy0.softirq).toFixed(2)}), ${(busy.idle - busy0.idle).toFixed(2)} idle; downloader + holders ${cpu.reduce((a, b) => a + b, 0).toFixed(2)}`);
+    console.error(`machine: ${(busy.busy - busy0!.busy).toFixed(2)} CPU s busy (of which softirq ${(busy.softirq - busy0!.softirq).toFixed(2)}), ${(busy.idle - busy0!.idle).toFixed(2)} idle; downloader + holders ${cpu.reduce((a, b) => a + b, 0).toFixed(2)}`);
   }
   if (process.env.BENCH_DEBUG) {
     console.error(`cpu: downloader ${cpu[0]!.toFixed(2)} s, holders ${cpu.slice(1).map((x) => x.toFixed(2)).join(", ")} s`);
-    const threads = readdirSync(`/proc/${c.proc.pid}/task`).map((t) => {
-      const st = readFileSync(`/proc/${c.proc.pid}/task/${t}/stat`, "utf8");
-      const name = /\((.*)\)/.exec(st)![1];
-      const f = st.split(") ")[1]!.split(" ");
-      return { name, cpu: (Number(f[11]) + Number(f[12])) / 100, sys: Number(f[12]) / 100, faults: Number(f[7]) };
-    }).filter((t) => t.cpu > 0.02).sort((a, b) => b.cpu - a.cpu);
-    console.error(`  downloader threads (CPU s, of which system; minor faults): ${threads.map((t) => `${t.name} ${t.cpu.toFixed(2)} (${t.sys.toFixed(2)}; ${t.faults})`).join(", ")}`);
-    for (const pid of holderPids) {
-      const all = readdirSync(`/proc/${pid}/task`).map((t) => readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8")).map((st) => {
-        const f = st.split(") ")[1]!.split(" ");
-        return `${/\((.*)\)/.exec(st)![1]} ${((Number(f[11]) + Number(f[12])) / 100).toFixed(2)} (${(Number(f[12]) / 100).toFixed(2)}; ${f[7]})`;
-      });
-      console.error(`  holder ${pid} threads since start: ${all.filter((x) => !/ 0\.00 /.test(x)).join(", ")}`);
-    }
+    const show = (pid: number) =>
+      threadStats(pid).filter((t) => t.cpu > 0.02).sort((a, b) => b.cpu - a.cpu)
+        .map((t) => `${t.name} ${t.cpu.toFixed(2)} (${t.sys.toFixed(2)}; ${t.faults})`).join(", ");
+    console.error(`  downloader threads (CPU s, of which system; minor faults): ${show(c.proc.pid)}`);
+    for (const pid of holderPids) console.error(`  holder ${pid} threads since start: ${show(pid)}`);
   }
   const rss = peakRssMiB(c.proc.pid);
   if (!line.startsWith("Downloaded big.bin")) throw new Error(line);
