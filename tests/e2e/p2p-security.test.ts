@@ -6,9 +6,9 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { encodeFrame, KIND_JSON } from "../../src/protocol/frame.ts";
-import { cleanup, loginClient, startServer } from "./harness.ts";
+import { cleanup, loginAll, loginClient, startServer } from "./harness.ts";
 import { expectReply, outputOf } from "./helpers.ts";
-import { P, allShown, expectQuiet, loginAll, peerPortOf, waitAll } from "./p2pkit.ts";
+import { P, allShown, expectQuiet, peerPortOf, waitAll } from "./p2pkit.ts";
 import { closeAllRaw, RawConn, rawRequest } from "./rawconn.ts";
 
 afterEach(async () => {
