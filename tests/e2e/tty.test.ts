@@ -5,7 +5,7 @@
  * Each client runs in a pseudo-terminal; the screen is rendered by @xterm/headless.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { CLIENT_BIN, SERVER_BIN, WELCOME, cleanup, loginClient, runToEnd, startServer } from "./harness.ts";
+import { CLIENT_BIN, type ClientProc, SERVER_BIN, WELCOME, cleanup, loginClient, runToEnd, startServer } from "./harness.ts";
 import { Pty, SGR, expectNoSgr, killPtys, ptyClient, ptyLogin, ptyLoginClient, ttyEnv } from "./tty-harness.ts";
 
 // Longer than any single wait (5 s), so a failure shows the screen instead of a bare timeout.
@@ -28,12 +28,18 @@ async function shellReport(c: Pty): Promise<{ rc: number; before: string; after:
   return { rc: Number(/rc=(\d+)/.exec(c.raw)?.[1]), before: before!, after: after! };
 }
 
+/** hans in a terminal and yoda on a pipe, both logged in, hans having seen yoda arrive. */
+async function hansOnTtyYodaOnPipe(port: number, opts: Parameters<typeof ptyLoginClient>[2] = {}): Promise<{ hans: Pty; yoda: ClientProc }> {
+  const hans = await ptyLoginClient(port, "hans", opts);
+  const yoda = await loginClient(port, "yoda");
+  await hans.waitForRow("yoda logged in");
+  return { hans, yoda };
+}
+
 describe("typing while messages arrive", () => {
   test("a message lands above the half-typed line; the line, the cursor and its edits survive", async () => {
     const { port } = await startServer();
-    const hans = await ptyLoginClient(port, "hans");
-    const yoda = await loginClient(port, "yoda");
-    await hans.waitForRow("yoda logged in");
+    const { hans, yoda } = await hansOnTtyYodaOnPipe(port);
 
     hans.type("message yoda hello wor");
     await hans.waitForBottom("> message yoda hello wor");
@@ -60,9 +66,7 @@ describe("typing while messages arrive", () => {
 
   test("a line that wraps over several rows is restored whole", async () => {
     const { port } = await startServer();
-    const hans = await ptyLoginClient(port, "hans", { cols: 60 });
-    const yoda = await loginClient(port, "yoda");
-    await hans.waitForRow("yoda logged in");
+    const { hans, yoda } = await hansOnTtyYodaOnPipe(port, { cols: 60 });
     const typed = "message yoda " + "abcdefghij".repeat(6); // 2 rows at 60 columns
     hans.type(typed);
     const full = "> " + typed;
@@ -78,9 +82,7 @@ describe("typing while messages arrive", () => {
 describe("typing ahead", () => {
   test("typed while a command waits for the server: kept, and completion still works on it", async () => {
     const server = await startServer();
-    const hans = await ptyLoginClient(server.port, "hans");
-    const yoda = await loginClient(server.port, "yoda");
-    await hans.waitForRow("yoda logged in");
+    const { hans, yoda } = await hansOnTtyYodaOnPipe(server.port);
     server.proc.kill("SIGSTOP"); // the server answers nothing until SIGCONT
     try {
       hans.type("whoelse\r");
@@ -103,9 +105,7 @@ describe("typing ahead", () => {
 describe("completion and history", () => {
   test("Tab completes command names and known user names; Up recalls a line", async () => {
     const { port } = await startServer();
-    const hans = await ptyLoginClient(port, "hans");
-    const yoda = await loginClient(port, "yoda"); // hans learns "yoda" from the presence notice
-    await hans.waitForRow("yoda logged in");
+    const { hans, yoda } = await hansOnTtyYodaOnPipe(port); // hans learns "yoda" from the presence notice
 
     hans.type("mess\t");
     await hans.waitForBottom("> message");
@@ -194,9 +194,7 @@ describe("login on a terminal", () => {
 describe("colours", () => {
   test("on a terminal: sender names, private messages, errors and notices in colour", async () => {
     const { port } = await startServer();
-    const hans = await ptyLoginClient(port, "hans");
-    const yoda = await loginClient(port, "yoda");
-    await hans.waitForRow("yoda logged in");
+    const { hans, yoda } = await hansOnTtyYodaOnPipe(port);
     yoda.send("message hans coloured");
     const chat = await hans.waitForRow("yoda: coloured");
     hans.type("startprivate yoda\r");
