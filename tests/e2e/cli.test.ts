@@ -52,6 +52,20 @@ function expectFatal(r: { code: number; stderr: string }) {
 }
 
 /** Spawn ./server directly (for env/credentials the harness does not offer), wait until it listens. */
+/** --version / -v print a version, --help / -h a usage naming each of `helpNames`; all exit 0. */
+async function expectVersionAndHelp(bin: string, helpNames: RegExp[]): Promise<void> {
+  for (const flag of ["--version", "-v"]) {
+    const r = await runToEnd([bin, flag]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\d+\.\d+\.\d+/);
+  }
+  for (const flag of ["--help", "-h"]) {
+    const r = await runToEnd([bin, flag]);
+    expect(r.code).toBe(0);
+    for (const name of helpNames) expect(r.stdout).toMatch(name);
+  }
+}
+
 async function spawnServer(args: string[], env: Record<string, string> = { ...process.env } as Record<string, string>) {
   const port = await freePort();
   const proc = Bun.spawn([SERVER_BIN, String(port), "2", "30", "-d", "--host", "127.0.0.1", "--store", ":memory:", ...args], {
@@ -153,17 +167,7 @@ describe("server command line", () => {
   });
 
   test("--version and --help exit 0", async () => {
-    for (const flag of ["--version", "-v"]) {
-      const r = await runToEnd([SERVER_BIN, flag]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/\d+\.\d+\.\d+/);
-    }
-    for (const flag of ["--help", "-h"]) {
-      const r = await runToEnd([SERVER_BIN, flag]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/server_port/);
-      expect(r.stdout).toMatch(/--credentials/);
-    }
+    await expectVersionAndHelp(SERVER_BIN, [/server_port/, /--credentials/]);
   });
 });
 
@@ -192,16 +196,7 @@ describe("client command line", () => {
   });
 
   test("--version and --help exit 0", async () => {
-    for (const flag of ["--version", "-v"]) {
-      const r = await runToEnd([CLIENT_BIN, flag]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/\d+\.\d+\.\d+/);
-    }
-    for (const flag of ["--help", "-h"]) {
-      const r = await runToEnd([CLIENT_BIN, flag]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/server_host/);
-    }
+    await expectVersionAndHelp(CLIENT_BIN, [/server_host/]);
   });
 });
 
