@@ -4,7 +4,7 @@
  * whoelse and whoelsesince. A is never told it was blocked.
  */
 import { afterEach, expect, test } from "bun:test";
-import { cleanup, loginClient, startServer } from "./harness.ts";
+import { cleanup, loginAll, loginClient, startServer } from "./harness.ts";
 import { exitCode, expectReply, outputOf } from "./helpers.ts";
 
 afterEach(cleanup);
@@ -15,11 +15,7 @@ const PARTIAL = "Your message could not be delivered to some recipients";
 
 test("a blocked user's messages and broadcasts do not reach the blocker; unblock restores them", async () => {
   const { port } = await startServer();
-  const hans = await loginClient(port, "hans");
-  const yoda = await loginClient(port, "yoda");
-  const luke = await loginClient(port, "luke");
-  await hans.out.waitFor("luke logged in");
-  await yoda.out.waitFor("luke logged in");
+  const { hans, yoda, luke } = await loginAll(port, ["hans", "yoda", "luke"]);
 
   await expectReply(luke, "block hans", "hans is blocked");
   expect(await hans.out.drain(200)).toEqual([]); // hans is never told
@@ -57,12 +53,7 @@ test("a blocked user's messages and broadcasts do not reach the blocker; unblock
 
 test("the blocker's presence is hidden from the blocked user (announcements, whoelse, whoelsesince)", async () => {
   const { port } = await startServer();
-  const hans = await loginClient(port, "hans");
-  const yoda = await loginClient(port, "yoda");
-  await hans.out.waitFor("yoda logged in");
-  const luke = await loginClient(port, "luke");
-  await hans.out.waitFor("luke logged in");
-  await yoda.out.waitFor("luke logged in");
+  const { hans, yoda, luke } = await loginAll(port, ["hans", "yoda", "luke"]);
   await expectReply(luke, "block hans", "hans is blocked");
 
   // Hidden from hans's whoelse and whoelsesince while online; yoda still sees luke.

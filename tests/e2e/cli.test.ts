@@ -8,9 +8,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import {
-  CLIENT_BIN, CREDENTIALS, Lines, ROOT, SERVER_BIN, cleanup, freePort, runToEnd, startClient, tempDir,
+  CLIENT_BIN, CREDENTIALS, Lines, ROOT, SERVER_BIN, WELCOME, cleanup, freePort, loginClient, runToEnd, tempDir,
+  typeCredentials, typeLogin,
 } from "./harness.ts";
-import { WELCOME, exitCode, expectNoStackTrace } from "./helpers.ts";
+import { exitCode, expectNoStackTrace } from "./helpers.ts";
 
 /** Servers these tests start themselves (custom env or credentials): killed after each test. */
 const extra: Subprocess[] = [];
@@ -51,6 +52,20 @@ function expectFatal(r: { code: number; stderr: string }) {
 }
 
 /** Spawn ./server directly (for env/credentials the harness does not offer), wait until it listens. */
+/** --version / -v print a version, --help / -h a usage naming each of `helpNames`; all exit 0. */
+async function expectVersionAndHelp(bin: string, helpNames: RegExp[]): Promise<void> {
+  for (const flag of ["--version", "-v"]) {
+    const r = await runToEnd([bin, flag]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\d+\.\d+\.\d+/);
+  }
+  for (const flag of ["--help", "-h"]) {
+    const r = await runToEnd([bin, flag]);
+    expect(r.code).toBe(0);
+    for (const name of helpNames) expect(r.stdout).toMatch(name);
+  }
+}
+
 async function spawnServer(args: string[], env: Record<string, string> = { ...process.env } as Record<string, string>) {
   const port = await freePort();
   const proc = Bun.spawn([SERVER_BIN, String(port), "2", "30", "-d", "--host", "127.0.0.1", "--store", ":memory:", ...args], {
@@ -116,16 +131,9 @@ describe("server command line", () => {
     expect(warnings.some((l) => /\bline 3\b/.test(l))).toBe(false); // blank lines are ignored
     expectNoStackTrace(log.seen.join("\n"));
 
-    const c = startClient(port);
-    await c.out.waitFor("Username:");
-    c.send("yoda"); // its line was malformed: not a user
-    await c.out.waitFor("Password:");
-    c.send("wise");
+    const c = await typeLogin(port, "yoda", "wise"); // its line was malformed: not a user
     await c.out.waitFor("Invalid Username. Please try again");
-    await c.out.waitFor("Username:");
-    c.send("luke"); // the last line still counts
-    await c.out.waitFor("Password:");
-    c.send("jedi");
+    await typeCredentials(c, "luke", "jedi"); // the last line still counts
     await c.out.waitFor(WELCOME);
   });
 
@@ -148,12 +156,7 @@ describe("server command line", () => {
       if (i > 100) throw new Error("server never listened");
       await Bun.sleep(50);
     }
-    const c = startClient(port);
-    await c.out.waitFor("Username:");
-    c.send("hans");
-    await c.out.waitFor("Password:");
-    c.send("falcon");
-    await c.out.waitFor(WELCOME);
+    const c = await loginClient(port, "hans");
     c.send("logout");
     await c.out.waitFor("Goodbye");
     expect(await exitCode(c.proc)).toBe(0);
@@ -164,17 +167,7 @@ describe("server command line", () => {
   });
 
   test("--version and --help exit 0", async () => {
-    for (const flag of ["--version", "-v"]) {
-      const r = await runToEnd([SERVER_BIN, flag]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/\d+\.\d+\.\d+/);
-    }
-    for (const flag of ["--help", "-h"]) {
-      const r = await runToEnd([SERVER_BIN, flag]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/server_port/);
-      expect(r.stdout).toMatch(/--credentials/);
-    }
+    await expectVersionAndHelp(SERVER_BIN, [/server_port/, /--credentials/]);
   });
 });
 
@@ -203,16 +196,7 @@ describe("client command line", () => {
   });
 
   test("--version and --help exit 0", async () => {
-    for (const flag of ["--version", "-v"]) {
-      const r = await runToEnd([CLIENT_BIN, flag]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/\d+\.\d+\.\d+/);
-    }
-    for (const flag of ["--help", "-h"]) {
-      const r = await runToEnd([CLIENT_BIN, flag]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/server_host/);
-    }
+    await expectVersionAndHelp(CLIENT_BIN, [/server_host/]);
   });
 });
 
@@ -227,17 +211,8 @@ describe("standalone executables (no bun, no node on PATH)", () => {
 
   test("a real login and a message, with PATH=/nonexistent for both programs", async () => {
     const { port } = await spawnServer(["--credentials", CREDENTIALS], NO_RUNTIME_ENV);
-    const login = async (user: string, pass: string) => {
-      const c = startClient(port, [], NO_RUNTIME_ENV);
-      await c.out.waitFor("Username:");
-      c.send(user);
-      await c.out.waitFor("Password:");
-      c.send(pass);
-      await c.out.waitFor(WELCOME);
-      return c;
-    };
-    const hans = await login("hans", "falcon");
-    const yoda = await login("yoda", "wise");
+    const hans = await loginClient(port, "hans", [], NO_RUNTIME_ENV);
+    const yoda = await loginClient(port, "yoda", [], NO_RUNTIME_ENV);
     await hans.out.waitFor("yoda logged in");
     yoda.send("message hans no runtime needed");
     await hans.out.waitFor("yoda: no runtime needed");

@@ -19,7 +19,7 @@ import type { Socket } from "bun";
 import { chunkCount, chunkRange } from "../../src/protocol/files.ts";
 import { encodeDataFrame, FrameDecoder, KIND_JSON } from "../../src/protocol/frame.ts";
 import { DATA_PIECE, encodeMessage, MAX_PEER_FRAME } from "../../src/protocol/messages.ts";
-import { rawLogin, rawRequest } from "./rawclient.ts";
+import { RawConn, rawRequest } from "./rawconn.ts";
 
 const [portArg, user, file, mode, chunksArg] = process.argv.slice(2);
 if (!portArg || !user || !file || (mode !== "liar" && mode !== "stall")) {
@@ -98,7 +98,7 @@ const listener = Bun.listen<Peer>({
   },
 });
 
-const server = await rawLogin(Number(portArg), user, { peerPort: listener.port });
+const server = await RawConn.login(Number(portArg), user, { peerPort: listener.port });
 const r = await rawRequest(server, { t: "file_register", name: basename(file), size: data.byteLength, hashes });
 if (r.code !== "file_new" && r.code !== "file_same") {
   console.error(`register: ${JSON.stringify(r)}`);

@@ -9,18 +9,17 @@ import type { Subprocess } from "bun";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FrameDecoder, KIND_JSON } from "../../src/protocol/frame.ts";
-import { encodeMessage, MAX_PEER_FRAME, PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
 import { cleanup, type ClientProc, Lines, loginClient, ROOT, startServer, tempDir } from "./harness.ts";
 import { exitCode, expectReply, outputOf } from "./helpers.ts";
-import { closeRawConns, rawLogin, rawRequest } from "./rawclient.ts";
+import { closeAllRaw, RawConn, rawRequest } from "./rawconn.ts";
 
 const fakes = new Set<Subprocess>();
 afterEach(async () => {
   for (const p of fakes) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
   await Promise.all([...fakes].map((p) => p.exited));
   fakes.clear();
-  closeRawConns();
+  closeAllRaw();
   await cleanup();
 });
 
@@ -226,7 +225,7 @@ describe("file sharing (SPEC §6)", () => {
     }
 
     // A genuine peer (token from the server) asking for names outside the folder.
-    const raw = await rawLogin(s.port, "r2d2");
+    const raw = await RawConn.login(s.port, "r2d2");
     await hans!.out.waitFor("r2d2 logged in");
     const bad = await rawRequest(raw, { t: "file_register", name: "../etc/passwd", size: 10, hashes: ["a".repeat(64)] });
     expect(bad.code).toBe("bad_args");
@@ -282,44 +281,19 @@ async function poll(c: ClientProc, cmd: string, want: string): Promise<boolean> 
 
 /** Over a freshly authenticated peer link to a client, ask for chunks; the answer to each. */
 async function askChunks(port: number, token: string, asks: [string, number][]): Promise<string[]> {
-  const decoder = new FrameDecoder(MAX_PEER_FRAME);
-  const got: any[] = [];
-  let wake: (() => void) | null = null;
-  const sock = await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: {
-      data(_s, chunk) {
-        for (const f of decoder.push(chunk)) if (f.kind === KIND_JSON) got.push(JSON.parse(new TextDecoder().decode(f.body)));
-        wake?.();
-      },
-      error() {},
-    },
-  });
-  const next = async (t: string[]) => {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const i = got.findIndex((m) => t.includes(m.t));
-      if (i >= 0) return got.splice(i, 1)[0];
-      if (Date.now() > deadline) throw new Error(`no ${t} in ${JSON.stringify(got)}`);
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, 100);
-      });
-    }
-  };
+  const c = await RawConn.openPeer(port);
   try {
-    sock.write(encodeMessage({ t: "peer_hello", v: PROTOCOL_VERSION, from: "r2d2", token }));
-    await next(["peer_welcome"]);
+    c.send({ t: "peer_hello", v: PROTOCOL_VERSION, from: "r2d2", token });
+    await c.waitFor("peer_welcome");
     const out: string[] = [];
     for (const [i, [name, chunk]] of asks.entries()) {
-      sock.write(encodeMessage({ t: "chunk_get", req: i + 1, name, chunk }));
-      const m = await next(["chunk_ok", "chunk_none"]);
+      c.send({ t: "chunk_get", req: i + 1, name, chunk });
+      const m = await c.waitFor((x) => x.t === "chunk_ok" || x.t === "chunk_none");
       expect(m.req).toBe(i + 1);
-      out.push(m.t === "chunk_ok" ? "ok" : m.reason);
+      out.push(m.t === "chunk_ok" ? "ok" : String(m.reason));
     }
     return out;
   } finally {
-    sock.terminate();
+    c.destroy();
   }
 }

@@ -7,7 +7,7 @@ import { afterEach, expect, test } from "bun:test";
 import { encodeFrame, KIND_DATA } from "../../src/protocol/frame.ts";
 import type { ServerMsg } from "../../src/protocol/messages.ts";
 import { cleanup, loginClient, PASSWORDS, startServer, type ServerProc } from "./harness.ts";
-import { closeAllRaw, header, HELLO, jsonFrame, RawConn, rssBytes } from "./rawproto.ts";
+import { closeAllRaw, header, HELLO, jsonFrame, RawConn, rssBytes } from "./rawconn.ts";
 
 afterEach(async () => {
   closeAllRaw();
@@ -17,7 +17,7 @@ afterEach(async () => {
 const isReply = (id: number) => (m: ServerMsg) => m.t === "reply" && m.id === id;
 
 /** The server still answers: a logged-in session gets a reply to whoelse. */
-async function stillServes(srv: ServerProc, c: RawConn, id: number): Promise<void> {
+async function stillServes(srv: ServerProc, c: RawConn<ServerMsg>, id: number): Promise<void> {
   expect(srv.proc.exitCode).toBeNull();
   c.send({ t: "whoelse", id });
   expect(await c.waitFor(isReply(id))).toMatchObject({ code: "users" });
@@ -30,7 +30,7 @@ async function logLines(srv: ServerProc, ms = 200): Promise<string[]> {
 
 test("garbage bytes: the connection gets a protocol error and is closed; others are served", async () => {
   const srv = await startServer();
-  const bystander = await RawConn.login(srv.port, "hans", PASSWORDS.hans!);
+  const bystander = await RawConn.login(srv.port, "hans");
   const http = await RawConn.open(srv.port);
   http.sendBytes(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   const err = await http.waitFor((m) => m.t === "error");
@@ -50,7 +50,7 @@ test("garbage bytes: the connection gets a protocol error and is closed; others 
 
 test("truncated frames: half a frame then close costs nothing; half a frame then silence is closed by the pre-login limit", async () => {
   const srv = await startServer({ extra: ["--login-timeout", "1"] });
-  const bystander = await RawConn.login(srv.port, "hans", PASSWORDS.hans!);
+  const bystander = await RawConn.login(srv.port, "hans");
   const whole = jsonFrame({ t: "login", user: "yoda", pass: "wise" });
   for (let cut = 1; cut < whole.byteLength; cut += 7) {
     const c = await RawConn.hello(srv.port);
@@ -68,7 +68,7 @@ test("truncated frames: half a frame then close costs nothing; half a frame then
 
 test("a valid frame of an unknown kind, a data frame, and a JSON frame of an unknown type: error naming it, then closed", async () => {
   const srv = await startServer();
-  const bystander = await RawConn.login(srv.port, "hans", PASSWORDS.hans!);
+  const bystander = await RawConn.login(srv.port, "hans");
   const cases: [Uint8Array, RegExp][] = [
     [encodeFrame(7, new Uint8Array([1, 2, 3])), /unknown frame kind 7/],
     [encodeFrame(KIND_DATA, new Uint8Array(8)), /unexpected frame kind 2/],
@@ -78,7 +78,7 @@ test("a valid frame of an unknown kind, a data frame, and a JSON frame of an unk
     [encodeFrame(1, new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])), /not valid UTF-8 JSON/],
   ];
   for (const [bytes, why] of cases) {
-    const c = await RawConn.login(srv.port, "yoda", PASSWORDS.yoda!);
+    const c = await RawConn.login(srv.port, "yoda");
     c.sendBytes(bytes);
     const err = (await c.waitFor((m) => m.t === "error")) as Extract<ServerMsg, { t: "error" }>;
     expect(err.code).toBe("protocol");
@@ -106,7 +106,7 @@ test("out of order: commands before login get not_logged_in and the login still 
   expect(await early.next()).toMatchObject({ t: "error", code: "protocol", detail: "expected hello, got login" });
   expect(await early.closedWithin(3000)).toBe(true);
 
-  const twice = await RawConn.login(srv.port, "yoda", PASSWORDS.yoda!);
+  const twice = await RawConn.login(srv.port, "yoda");
   twice.send(HELLO);
   expect(await twice.waitFor((m) => m.t === "error")).toMatchObject({ code: "protocol", detail: "hello after login" });
   expect(await twice.closedWithin(3000)).toBe(true);
@@ -172,7 +172,7 @@ test("1000 connections opened and dropped (some mid-frame, some after hello): al
 test("control characters in texts and names are stripped before display", async () => {
   const srv = await startServer();
   const yoda = await loginClient(srv.port, "yoda");
-  const hans = await RawConn.login(srv.port, "hans", PASSWORDS.hans!);
+  const hans = await RawConn.login(srv.port, "hans");
   await yoda.out.waitFor("hans logged in");
   const evil = "\u001b[2J\u001b[31mred\u001b[0m\r\u0007bell\u009b1mC1\u001b]0;title\u0007 end\u0000\u007f";
   hans.send({ t: "message", id: 1, to: "yoda", text: evil });

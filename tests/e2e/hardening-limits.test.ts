@@ -1,14 +1,14 @@
 /**
  * SPEC §4 and §8: one test per server limit (docs/limits.md), each asserting the
  * error the client gets or the disconnect, and the line the -d log shows.
- * Raw frames (rawproto.ts) so each limit is hit exactly, not through the client.
+ * Raw frames (rawconn.ts) so each limit is hit exactly, not through the client.
  */
 import { afterEach, expect, test } from "bun:test";
 import { MAX_SERVER_FRAME, MAX_TEXT_BYTES, type ServerMsg } from "../../src/protocol/messages.ts";
 import { DEFAULT_LIMITS } from "../../src/server/hub.ts";
 import { MAX_CLIENT_QUEUE } from "../../src/server/server.ts";
 import { cleanup, CREDENTIALS, loginClient, PASSWORDS, runToEnd, SERVER_BIN, startServer } from "./harness.ts";
-import { closeAllRaw, header, jsonFrame, RawConn, rssBytes } from "./rawproto.ts";
+import { closeAllRaw, header, jsonFrame, RawConn, rssBytes } from "./rawconn.ts";
 
 afterEach(async () => {
   closeAllRaw();
@@ -19,7 +19,7 @@ const isReply = (id: number) => (m: ServerMsg) => m.t === "reply" && m.id === id
 
 test("frame size: a frame of exactly the limit is served; one byte over, or 4 GiB, gets an error and is closed before its body", async () => {
   const { port, log, proc } = await startServer();
-  const c = await RawConn.login(port, "hans", PASSWORDS.hans!);
+  const c = await RawConn.login(port, "hans");
 
   // Exactly MAX_SERVER_FRAME bytes of kind + body: a whoelse padded with spaces.
   const json = new TextEncoder().encode(JSON.stringify({ t: "whoelse", id: 7 }));
@@ -30,7 +30,7 @@ test("frame size: a frame of exactly the limit is served; one byte over, or 4 Gi
   expect(await c.waitFor(isReply(7))).toMatchObject({ code: "users", users: [] });
 
   // One byte over: refused from the header alone (no body is ever sent).
-  const over = await RawConn.login(port, "yoda", PASSWORDS.yoda!);
+  const over = await RawConn.login(port, "yoda");
   over.sendBytes(header(MAX_SERVER_FRAME + 1));
   const err = await over.waitFor((m) => m.t === "error");
   expect(err).toMatchObject({ t: "error", code: "protocol" });
@@ -56,7 +56,7 @@ test("frame size: a frame of exactly the limit is served; one byte over, or 4 Gi
 
 test("message text length: 4096 bytes pass, 4097 get too_long (message and broadcast), logged", async () => {
   const { port, log } = await startServer();
-  const c = await RawConn.login(port, "hans", PASSWORDS.hans!);
+  const c = await RawConn.login(port, "hans");
   const exact = "é".repeat(MAX_TEXT_BYTES / 2); // 4096 bytes in 2048 characters: bytes count, not characters
   c.send({ t: "message", id: 1, to: "yoda", text: exact });
   expect(await c.waitFor(isReply(1))).toMatchObject({ code: "stored" });
@@ -69,7 +69,7 @@ test("message text length: 4096 bytes pass, 4097 get too_long (message and broad
   expect(await c.waitFor(isReply(4))).toMatchObject({ code: "ok" });
 
   // Only the 4096-byte message was stored.
-  const y = await RawConn.login(port, "yoda", PASSWORDS.yoda!);
+  const y = await RawConn.login(port, "yoda");
   const m = await y.waitFor((x) => x.t === "msg");
   expect(m).toMatchObject({ from: "hans", text: exact, kind: "offline" });
   expect(await y.closedWithin(300)).toBe(false);
@@ -79,7 +79,7 @@ test("message text length: 4096 bytes pass, 4097 get too_long (message and broad
 test("offline messages per user: the mailbox holds maxMailbox, then mailbox_full (logged); a full mailbox of 4096-byte texts arrives whole, in order", async () => {
   const max = DEFAULT_LIMITS.maxMailbox;
   const { port, log, proc } = await startServer();
-  const c = await RawConn.login(port, "hans", PASSWORDS.hans!);
+  const c = await RawConn.login(port, "hans");
   // Full-size texts: the backlog (~40 MB) is far over the outbound queue limit, and
   // must still be delivered, not mistaken for a client that stopped reading.
   const text = (i: number) => `m${i}:`.padEnd(MAX_TEXT_BYTES, "x");
@@ -91,7 +91,7 @@ test("offline messages per user: the mailbox holds maxMailbox, then mailbox_full
   expect(replies.slice(0, max).every((r) => r.code === "stored")).toBe(true);
   await log.waitFor(new RegExp(`mailbox of yoda full \\(${max}\\)`));
 
-  const y = await RawConn.login(port, "yoda", PASSWORDS.yoda!);
+  const y = await RawConn.login(port, "yoda");
   await y.waitFor((m) => m.t === "msg" && m.text === text(max), 20_000);
   const texts = y.received.flatMap((m) => (m.t === "msg" ? [m.text] : []));
   expect(texts).toHaveLength(max);
@@ -109,10 +109,10 @@ test("offline messages per user: the mailbox holds maxMailbox, then mailbox_full
 
 test("outbound queue: a client that stops reading is disconnected (logged); broadcasts to everyone else never stall", async () => {
   const { port, log, proc } = await startServer();
-  const slow = await RawConn.login(port, "luke", PASSWORDS.luke!);
+  const slow = await RawConn.login(port, "luke");
   slow.pause();
-  const reader = await RawConn.login(port, "yoda", PASSWORDS.yoda!);
-  const sender = await RawConn.login(port, "hans", PASSWORDS.hans!);
+  const reader = await RawConn.login(port, "yoda");
+  const sender = await RawConn.login(port, "hans");
   const text = "z".repeat(4000);
 
   // Broadcast in rounds until the server gives up on luke (bounded: 64 MiB in all).
@@ -149,7 +149,7 @@ test("pre-login time: --login-timeout closes a silent or hello-only connection w
   const { port, log } = await startServer({ extra: ["--login-timeout", "1"] });
   const silent = await RawConn.open(port);
   const helloOnly = await RawConn.hello(port);
-  const user = await RawConn.login(port, "hans", PASSWORDS.hans!);
+  const user = await RawConn.login(port, "hans");
   const started = Date.now();
   const err = await helloOnly.waitFor((m) => m.t === "error", 5000);
   expect(err).toMatchObject({ code: "login_timeout" });
@@ -183,7 +183,7 @@ test("login attempts per connection: after maxLoginAttempts failures the connect
   await log.waitFor(new RegExp(`${max} failed logins on one connection, closing`));
 
   // A new connection may try again, and the right password works.
-  const ok = await RawConn.login(port, "hans", PASSWORDS.hans!);
+  const ok = await RawConn.login(port, "hans");
   expect(ok.closed).toBe(false);
 });
 

@@ -189,15 +189,49 @@ export function startClient(port: number, extra: string[] = [], env: Record<stri
   };
 }
 
-/** Start a client and log `user` in with the right password; resolves after the welcome line. */
-export async function loginClient(port: number, user: string, extra: string[] = []): Promise<ClientProc> {
-  const c = startClient(port, extra);
+// Logging in, as a person does at the client's prompts. Every end-to-end test logs its
+// clients in through these, so the login steps are written once.
+
+export const WELCOME = "Welcome to the greatest messaging application ever!";
+
+/** At the client's prompts, type `user` and a password (the right one unless given); no waiting for the result. */
+export async function typeCredentials(c: ClientProc, user: string, pass = PASSWORDS[user]!): Promise<void> {
   await c.out.waitFor("Username:");
   c.send(user);
   await c.out.waitFor("Password:");
-  c.send(PASSWORDS[user]!);
-  await c.out.waitFor("Welcome to the greatest messaging application ever!");
+  c.send(pass);
+}
+
+/** Start a client and type a username and password; returns the client (no waiting for the result). */
+export async function typeLogin(port: number, user: string, pass = PASSWORDS[user]!): Promise<ClientProc> {
+  const c = startClient(port);
+  await typeCredentials(c, user, pass);
   return c;
+}
+
+/** Start a client and log `user` in with the right password; resolves after the welcome line. */
+export async function loginClient(port: number, user: string, extra: string[] = [], env: Record<string, string> = {}): Promise<ClientProc> {
+  const c = startClient(port, extra, env);
+  await typeCredentials(c, user);
+  await c.out.waitFor(WELCOME);
+  return c;
+}
+
+/**
+ * Log the given users in, one after another, and consume the `X logged in` lines each
+ * earlier client shows for the later ones, so every client starts with a quiet screen.
+ * Users in `debug` run with -d (their stderr log shows, e.g., their peer port).
+ */
+export async function loginAll<U extends string>(port: number, users: U[], debug: U[] = []): Promise<Record<U, ClientProc>> {
+  const cs = {} as Record<U, ClientProc>;
+  const earlier: U[] = [];
+  for (const u of users) {
+    const c = await loginClient(port, u, debug.includes(u) ? ["-d"] : []);
+    for (const e of earlier) await cs[e].out.waitFor(`${u} logged in`);
+    cs[u] = c;
+    earlier.push(u);
+  }
+  return cs;
 }
 
 /** Run a command-line program to completion and collect its output. */

@@ -3,9 +3,8 @@
  */
 import { expect } from "bun:test";
 import type { Subprocess } from "bun";
-import { type ClientProc, PASSWORDS, startClient } from "./harness.ts";
+import type { ClientProc } from "./harness.ts";
 
-export const WELCOME = "Welcome to the greatest messaging application ever!";
 export const INVALID_COMMAND = "Error. Invalid command";
 
 /** Exit code of `proc`, or "still running" if it has not exited within `ms`. */
@@ -41,16 +40,6 @@ export async function outputOf(c: ClientProc, cmd: string, ms = 5000, avoid?: st
 export async function expectReply(c: ClientProc, cmd: string, want: string, ms = 5000): Promise<void> {
   const got = await outputOf(c, cmd, ms, want);
   expect({ cmd, got }).toEqual({ cmd, got: [want] });
-}
-
-/** Start a client and type a username and password; returns the client (no waiting for the result). */
-export async function typeLogin(port: number, user: string, pass = PASSWORDS[user]!): Promise<ClientProc> {
-  const c = startClient(port);
-  await c.out.waitFor("Username:");
-  c.send(user);
-  await c.out.waitFor("Password:");
-  c.send(pass);
-  return c;
 }
 
 /** Lines that do not look like a stack trace frame or an uncaught error dump. */

@@ -3,8 +3,8 @@
  * connections), its duration, and the reset on success.
  */
 import { afterEach, expect, test } from "bun:test";
-import { cleanup, loginClient, startClient, startServer } from "./harness.ts";
-import { WELCOME, exitCode, typeLogin } from "./helpers.ts";
+import { WELCOME, cleanup, loginClient, startServer, typeLogin } from "./harness.ts";
+import { exitCode } from "./helpers.ts";
 
 afterEach(cleanup);
 
@@ -24,11 +24,7 @@ test("correct login shows the welcome line and enters the command loop", async (
 
 test("unknown username: invalid username, then asks for the username again", async () => {
   const { port } = await startServer();
-  const c = startClient(port);
-  await c.out.waitFor("Username:");
-  c.send("nobody");
-  await c.out.waitFor("Password:");
-  c.send("whatever");
+  const c = await typeLogin(port, "nobody", "whatever");
   await c.out.waitFor(INVALID_USERNAME);
   expect(await c.out.waitFor(/./)).toBe("Username:");
   c.send("Hans"); // usernames are case-sensitive

@@ -5,8 +5,8 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { ServerSession } from "../../src/client/session.ts";
-import { cleanup, loginClient, startServer } from "./harness.ts";
-import { WELCOME, exitCode, expectReply, outputOf } from "./helpers.ts";
+import { WELCOME, cleanup, loginAll, loginClient, startServer } from "./harness.ts";
+import { exitCode, expectReply, outputOf } from "./helpers.ts";
 
 afterEach(cleanup);
 
@@ -14,9 +14,7 @@ const sorted = (a: string[]) => [...a].sort();
 
 test("message: online delivery, offline storage, invalid user, self", async () => {
   const { port } = await startServer();
-  const hans = await loginClient(port, "hans");
-  const luke = await loginClient(port, "luke");
-  await hans.out.waitFor("luke logged in");
+  const { hans, luke } = await loginAll(port, ["hans", "luke"]);
 
   expect(await outputOf(hans, "message luke hello there,  two spaces kept")).toEqual([]);
   expect(await luke.out.waitFor(/./)).toBe("hans: hello there,  two spaces kept");
@@ -30,9 +28,7 @@ test("message: online delivery, offline storage, invalid user, self", async () =
 
 test("message length: 4096 bytes is delivered, 4097 bytes (or 4098 in 2049 two-byte characters) is too long", async () => {
   const { port } = await startServer();
-  const hans = await loginClient(port, "hans");
-  const luke = await loginClient(port, "luke");
-  await hans.out.waitFor("luke logged in");
+  const { hans, luke } = await loginAll(port, ["hans", "luke"]);
   const max = "a".repeat(4095) + "z";
   expect(await outputOf(hans, `message luke ${max}`)).toEqual([]);
   expect(await luke.out.waitFor(/^hans: /)).toBe(`hans: ${max}`);
@@ -48,9 +44,7 @@ test("message length: 4096 bytes is delivered, 4097 bytes (or 4098 in 2049 two-b
 
 test("offline messages from two senders arrive in order right after the welcome line, once", async () => {
   const { port } = await startServer();
-  const hans = await loginClient(port, "hans");
-  const yoda = await loginClient(port, "yoda");
-  await hans.out.waitFor("yoda logged in");
+  const { hans, yoda } = await loginAll(port, ["hans", "yoda"]);
   const stored = (u: string) => `${u} is offline. Your message will be delivered when they log in`;
   await expectReply(hans, "message luke first from hans", stored("luke"));
   await expectReply(yoda, "message luke second from yoda", stored("luke"));
@@ -73,11 +67,7 @@ test("offline messages from two senders arrive in order right after the welcome 
 
 test("broadcast reaches everyone online except the sender; not stored for offline users", async () => {
   const { port } = await startServer();
-  const hans = await loginClient(port, "hans");
-  const yoda = await loginClient(port, "yoda");
-  const luke = await loginClient(port, "luke");
-  await hans.out.waitFor("luke logged in");
-  await yoda.out.waitFor("luke logged in");
+  const { hans, yoda, luke } = await loginAll(port, ["hans", "yoda", "luke"]);
 
   expect(await outputOf(hans, "broadcast hello all")).toEqual([]); // no partial-delivery notice
   expect(await yoda.out.waitFor(/./)).toBe("hans: hello all");
@@ -103,11 +93,7 @@ test("whoelse lists the other online users; 'No other users online' when alone",
 
 test("whoelsesince: window semantics and usage errors", async () => {
   const { port } = await startServer();
-  const hans = await loginClient(port, "hans");
-  const yoda = await loginClient(port, "yoda");
-  const luke = await loginClient(port, "luke");
-  await loginClient(port, "r2d2");
-  await hans.out.waitFor("r2d2 logged in");
+  const { hans, yoda, luke } = await loginAll(port, ["hans", "yoda", "luke", "r2d2"]);
 
   yoda.send("logout"); // logs out before the window below
   await hans.out.waitFor("yoda logged out");
@@ -180,9 +166,7 @@ test("logout: Goodbye, exit 0, and the user can log in again", async () => {
 
 test("control characters in texts are stripped before display", async () => {
   const { port } = await startServer();
-  const luke = await loginClient(port, "luke");
-  const hans = await loginClient(port, "hans");
-  await luke.out.waitFor("hans logged in");
+  const { luke, hans } = await loginAll(port, ["luke", "hans"]);
 
   // Typed through the real client: ANSI colour, OSC title, BEL, backspace, C1 CSI.
   hans.send("message luke \u001b[31mred\u001b[0m \u001b]0;pwned\u0007title\u0008 \u009b2Jc1");

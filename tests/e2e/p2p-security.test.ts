@@ -6,26 +6,26 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { encodeFrame, KIND_JSON } from "../../src/protocol/frame.ts";
-import { cleanup, loginClient, startServer } from "./harness.ts";
+import { cleanup, loginAll, loginClient, startServer } from "./harness.ts";
 import { expectReply, outputOf } from "./helpers.ts";
-import { P, allShown, expectQuiet, loginAll, peerPortOf, waitAll } from "./p2pkit.ts";
-import { closeRawConns, RawConn, rawLogin, rawRequest } from "./rawclient.ts";
+import { P, allShown, expectQuiet, peerPortOf, waitAll } from "./p2pkit.ts";
+import { closeAllRaw, RawConn, rawRequest } from "./rawconn.ts";
 
 afterEach(async () => {
-  closeRawConns();
+  closeAllRaw();
   await cleanup();
 });
 
 /** Open a raw connection to a peer port, send `hello`, and expect a peer_reject and a close. */
 async function expectRejected(port: number, hello: Record<string, unknown>): Promise<void> {
-  const c = await RawConn.connect(port);
+  const c = await RawConn.openPeer(port);
   c.send(hello);
-  const r = await c.next(() => true, 5000).catch((e) => ({ t: `<${(e as Error).message}>` }));
+  const r = await c.waitFor(() => true, 5000).catch((e) => ({ t: `<${(e as Error).message}>` }));
   expect({ hello, answer: r.t }).toEqual({ hello, answer: "peer_reject" });
   // Whatever the caller sends next is ignored, and the callee hangs up.
   c.send({ t: "pm", text: "sneaky follow-up" });
-  expect(await c.waitClosed(3000)).toBe(true);
-  c.close();
+  expect(await c.closedWithin(3000)).toBe(true);
+  c.destroy();
 }
 
 describe("peer port: who is calling must be proved (SPEC §6)", () => {
@@ -34,8 +34,8 @@ describe("peer port: who is calling must be proved (SPEC §6)", () => {
     const { hans, luke } = await loginAll(s.port, ["hans", "luke"], ["luke"]);
     const port = await peerPortOf(luke);
     // Connections that never finish a handshake: one silent, one stopping mid-frame.
-    const silent = await RawConn.connect(port);
-    const half = await RawConn.connect(port);
+    const silent = await RawConn.openPeer(port);
+    const half = await RawConn.openPeer(port);
     half.sendBytes(encodeFrame(KIND_JSON, new TextEncoder().encode('{"t":"peer_hello","v":1}')).subarray(0, 12));
     const openedAt = Date.now();
 
@@ -57,11 +57,11 @@ describe("peer port: who is calling must be proved (SPEC §6)", () => {
       encodeFrame(9, new Uint8Array([1, 2, 3])), // unknown kind
       encodeFrame(KIND_JSON, new TextEncoder().encode("{not json")),
     ]) {
-      const c = await RawConn.connect(port);
+      const c = await RawConn.openPeer(port);
       c.sendBytes(junk);
-      expect(await c.waitClosed(3000)).toBe(true);
-      expect(c.seen.filter((m) => m.t === "peer_welcome")).toEqual([]);
-      c.close();
+      expect(await c.closedWithin(3000)).toBe(true);
+      expect(c.received.filter((m) => m.t === "peer_welcome")).toEqual([]);
+      c.destroy();
     }
 
     // Luke printed nothing for any of it...
@@ -80,9 +80,9 @@ describe("peer port: who is calling must be proved (SPEC §6)", () => {
     // The half-open connections did not block any of that, and are dropped after the
     // handshake time limit (PEER_HANDSHAKE_MS, 5 s) rather than kept forever.
     expect(silent.closed || half.closed).toBe(false);
-    expect(await silent.waitClosed(7000 - (Date.now() - openedAt))).toBe(true);
-    expect(await half.waitClosed(500)).toBe(true);
-    expect(silent.seen.concat(half.seen).filter((m) => m.t === "peer_welcome")).toEqual([]);
+    expect(await silent.closedWithin(7000 - (Date.now() - openedAt))).toBe(true);
+    expect(await half.closedWithin(500)).toBe(true);
+    expect(silent.received.concat(half.received).filter((m) => m.t === "peer_welcome")).toEqual([]);
     luke.send("private hans still fine");
     await hans.out.waitFor(P.chat("luke", "still fine"));
   }, 15_000);
@@ -93,7 +93,7 @@ describe("peer port: who is calling must be proved (SPEC §6)", () => {
     const lukePort = await peerPortOf(luke);
     const yodaPort = await peerPortOf(yoda);
     // "hans" is a raw protocol client: it gets real tokens from the server.
-    const hans = await rawLogin(s.port, "hans", { peerPort: 1 });
+    const hans = await RawConn.login(s.port, "hans", { peerPort: 1 });
     await waitAll(luke.out, ["hans logged in"]);
     await waitAll(yoda.out, ["hans logged in"]);
 
@@ -104,14 +104,14 @@ describe("peer port: who is calling must be proved (SPEC §6)", () => {
     expect(token.length).toBeGreaterThanOrEqual(16);
 
     // First use: accepted, and the link carries private texts both ways.
-    const first = await RawConn.connect(lukePort);
+    const first = await RawConn.openPeer(lukePort);
     first.send({ t: "peer_hello", v: 1, from: "hans", token });
-    expect(await first.next(() => true)).toEqual({ t: "peer_welcome", user: "luke" });
+    expect(await first.waitFor(() => true)).toEqual({ t: "peer_welcome", user: "luke" });
     first.send({ t: "pm", text: "genuine" });
     await luke.out.waitFor(P.chat("hans", "genuine"));
     luke.send("private hans got it");
-    expect(await first.next("pm")).toMatchObject({ t: "pm", text: "got it" });
-    first.close();
+    expect(await first.waitFor("pm")).toMatchObject({ t: "pm", text: "got it" });
+    first.destroy();
     await luke.out.waitFor(P.ended("hans"));
 
     // The same token again: rejected (the server spent it on first use).
@@ -142,15 +142,15 @@ describe("peer port: who is calling must be proved (SPEC §6)", () => {
     await luke.out.waitFor(P.chat("yoda", "all good"));
     // And a new genuine token still opens a new link.
     const t4 = (await rawRequest(hans, { t: "peer_request", user: "luke" })).token as string;
-    const again = await RawConn.connect(lukePort);
+    const again = await RawConn.openPeer(lukePort);
     again.send({ t: "peer_hello", v: 1, from: "hans", token: t4 });
-    expect(await again.next(() => true)).toEqual({ t: "peer_welcome", user: "luke" });
+    expect(await again.waitFor(() => true)).toEqual({ t: "peer_welcome", user: "luke" });
   });
 
   test("a caller the callee has blocked is given no address and no token", async () => {
     const s = await startServer();
     const luke = await loginClient(s.port, "luke");
-    const hans = await rawLogin(s.port, "hans");
+    const hans = await RawConn.login(s.port, "hans");
     await luke.out.waitFor("hans logged in");
     await expectReply(luke, "block hans", "hans is blocked");
 

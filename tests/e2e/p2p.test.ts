@@ -5,9 +5,9 @@
  * logout and by timeout, and private chat counting as activity (SPEC §5).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { cleanup, startServer } from "./harness.ts";
+import { cleanup, loginAll, startServer } from "./harness.ts";
 import { exitCode, expectReply, outputOf } from "./helpers.ts";
-import { P, allShown, expectQuiet, loginAll, waitAll } from "./p2pkit.ts";
+import { P, allShown, expectQuiet, waitAll } from "./p2pkit.ts";
 
 afterEach(cleanup);
 

@@ -2,7 +2,7 @@
  * Steps the peer-to-peer end-to-end tests (p2p*.test.ts) share.
  */
 import { expect } from "bun:test";
-import { type ClientProc, type Lines, loginClient } from "./harness.ts";
+import type { ClientProc, Lines } from "./harness.ts";
 
 /** SPEC §6 texts, spelled out here on purpose (not imported from src): the tests pin the wording. */
 export const P = {
@@ -22,22 +22,6 @@ export const P = {
   loggedOut: (u: string) => `${u} logged out`,
   timedOut: "You have been logged out due to inactivity",
 };
-
-/**
- * Log the given users in, one after another, and consume the `X logged in` lines each
- * earlier client shows for the later ones, so every client starts with a quiet screen.
- */
-export async function loginAll<U extends string>(port: number, users: U[], debug: U[] = []): Promise<Record<U, ClientProc>> {
-  const cs = {} as Record<U, ClientProc>;
-  const earlier: U[] = [];
-  for (const u of users) {
-    const c = await loginClient(port, u, debug.includes(u) ? ["-d"] : []);
-    for (const e of earlier) await cs[e].out.waitFor(`${u} logged in`);
-    cs[u] = c;
-    earlier.push(u);
-  }
-  return cs;
-}
 
 /** The peer port a client started with `-d` logged on stderr. */
 export async function peerPortOf(c: ClientProc): Promise<number> {

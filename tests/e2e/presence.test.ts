@@ -4,7 +4,7 @@
  * the server, and end of input.
  */
 import { afterEach, expect, test } from "bun:test";
-import { cleanup, loginClient, startClient, startServer } from "./harness.ts";
+import { cleanup, loginAll, loginClient, startClient, startServer } from "./harness.ts";
 import { exitCode, outputOf } from "./helpers.ts";
 
 afterEach(cleanup);
@@ -100,9 +100,7 @@ test("the server goes away: clients show 'Connection to server lost' and exit 1"
 
 test("end of input logs out cleanly: Goodbye, exit 0, others see the logout", async () => {
   const { port } = await startServer();
-  const hans = await loginClient(port, "hans");
-  const yoda = await loginClient(port, "yoda");
-  await hans.out.waitFor("yoda logged in");
+  const { hans, yoda } = await loginAll(port, ["hans", "yoda"]);
   yoda.endInput();
   expect(await yoda.out.waitFor(/./)).toBe("Goodbye");
   expect(await exitCode(yoda.proc)).toBe(0);

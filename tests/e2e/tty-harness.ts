@@ -1,12 +1,19 @@
 /**
  * Drive a program in a real pseudo-terminal (Bun.spawn `terminal`) and read the
- * screen a person would see, rendered by @xterm/headless (BUN-NOTES §7).
+ * screen a person would see, rendered by @xterm/headless.
+ *
+ * Bun's built-in PTY gives the child a real terminal (isTTY, echo, raw mode, Ctrl
+ * keys), so no tmux or other system package is needed. Enter is typed as "\r" (not
+ * "\n"). The headless screen parses what it is given asynchronously: before reading
+ * it, wait until every write's callback has run, and poll for the expected text with
+ * a deadline rather than sleeping a fixed time.
+ *
  * Every process started here is killed by PID in `killPtys()` (call it from afterEach).
  */
 import { expect } from "bun:test";
 import type { Subprocess } from "bun";
 import { Terminal as Screen } from "@xterm/headless";
-import { CLIENT_BIN, PASSWORDS, tempDir } from "./harness.ts";
+import { CLIENT_BIN, PASSWORDS, tempDir, WELCOME } from "./harness.ts";
 
 const started = new Set<Subprocess>();
 
@@ -134,8 +141,15 @@ export async function ptyLogin(c: Pty, user: string): Promise<void> {
   c.type(`${user}\r`);
   await c.waitForBottom("Password:");
   c.type(`${PASSWORDS[user]}\r`);
-  await c.waitForRow("Welcome to the greatest messaging application ever!");
+  await c.waitForRow(WELCOME);
   await c.waitForBottom(">");
+}
+
+/** Start ./client in a terminal and log `user` in; resolves at the command prompt. */
+export async function ptyLoginClient(port: number, user: string, opts: Parameters<typeof ptyClient>[1] = {}): Promise<Pty> {
+  const c = ptyClient(port, opts);
+  await ptyLogin(c, user);
+  return c;
 }
 
 /** SGR (colour/attribute) escape sequences. */

@@ -5,9 +5,8 @@
  * Each client runs in a pseudo-terminal; the screen is rendered by @xterm/headless.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { CLIENT_BIN, SERVER_BIN, cleanup, loginClient, runToEnd, startClient, startServer } from "./harness.ts";
-import { WELCOME } from "./helpers.ts";
-import { Pty, SGR, expectNoSgr, killPtys, ptyClient, ptyLogin, ttyEnv } from "./tty-harness.ts";
+import { CLIENT_BIN, type ClientProc, SERVER_BIN, WELCOME, cleanup, loginClient, runToEnd, startServer } from "./harness.ts";
+import { Pty, SGR, expectNoSgr, killPtys, ptyClient, ptyLogin, ptyLoginClient, ttyEnv } from "./tty-harness.ts";
 
 // Longer than any single wait (5 s), so a failure shows the screen instead of a bare timeout.
 setDefaultTimeout(15_000);
@@ -29,13 +28,18 @@ async function shellReport(c: Pty): Promise<{ rc: number; before: string; after:
   return { rc: Number(/rc=(\d+)/.exec(c.raw)?.[1]), before: before!, after: after! };
 }
 
+/** hans in a terminal and yoda on a pipe, both logged in, hans having seen yoda arrive. */
+async function hansOnTtyYodaOnPipe(port: number, opts: Parameters<typeof ptyLoginClient>[2] = {}): Promise<{ hans: Pty; yoda: ClientProc }> {
+  const hans = await ptyLoginClient(port, "hans", opts);
+  const yoda = await loginClient(port, "yoda");
+  await hans.waitForRow("yoda logged in");
+  return { hans, yoda };
+}
+
 describe("typing while messages arrive", () => {
   test("a message lands above the half-typed line; the line, the cursor and its edits survive", async () => {
     const { port } = await startServer();
-    const hans = ptyClient(port);
-    await ptyLogin(hans, "hans");
-    const yoda = await loginClient(port, "yoda");
-    await hans.waitForRow("yoda logged in");
+    const { hans, yoda } = await hansOnTtyYodaOnPipe(port);
 
     hans.type("message yoda hello wor");
     await hans.waitForBottom("> message yoda hello wor");
@@ -62,10 +66,7 @@ describe("typing while messages arrive", () => {
 
   test("a line that wraps over several rows is restored whole", async () => {
     const { port } = await startServer();
-    const hans = ptyClient(port, { cols: 60 });
-    await ptyLogin(hans, "hans");
-    const yoda = await loginClient(port, "yoda");
-    await hans.waitForRow("yoda logged in");
+    const { hans, yoda } = await hansOnTtyYodaOnPipe(port, { cols: 60 });
     const typed = "message yoda " + "abcdefghij".repeat(6); // 2 rows at 60 columns
     hans.type(typed);
     const full = "> " + typed;
@@ -81,10 +82,7 @@ describe("typing while messages arrive", () => {
 describe("typing ahead", () => {
   test("typed while a command waits for the server: kept, and completion still works on it", async () => {
     const server = await startServer();
-    const hans = ptyClient(server.port);
-    await ptyLogin(hans, "hans");
-    const yoda = await loginClient(server.port, "yoda");
-    await hans.waitForRow("yoda logged in");
+    const { hans, yoda } = await hansOnTtyYodaOnPipe(server.port);
     server.proc.kill("SIGSTOP"); // the server answers nothing until SIGCONT
     try {
       hans.type("whoelse\r");
@@ -107,10 +105,7 @@ describe("typing ahead", () => {
 describe("completion and history", () => {
   test("Tab completes command names and known user names; Up recalls a line", async () => {
     const { port } = await startServer();
-    const hans = ptyClient(port);
-    await ptyLogin(hans, "hans");
-    const yoda = await loginClient(port, "yoda"); // hans learns "yoda" from the presence notice
-    await hans.waitForRow("yoda logged in");
+    const { hans, yoda } = await hansOnTtyYodaOnPipe(port); // hans learns "yoda" from the presence notice
 
     hans.type("mess\t");
     await hans.waitForBottom("> message");
@@ -146,8 +141,7 @@ describe("completion and history", () => {
 describe("help", () => {
   test("help lists the commands and the keys; help <command> explains one", async () => {
     const { port } = await startServer();
-    const c = ptyClient(port, { cols: 120, rows: 40 });
-    await ptyLogin(c, "hans");
+    const c = await ptyLoginClient(port, "hans", { cols: 120, rows: 40 });
     c.type("help\r");
     await c.waitForRow("Commands:");
     const lines = await c.waitForRow(/^Ctrl-D on an empty line logs out\.$/).then(() => c.lines());
@@ -200,10 +194,7 @@ describe("login on a terminal", () => {
 describe("colours", () => {
   test("on a terminal: sender names, private messages, errors and notices in colour", async () => {
     const { port } = await startServer();
-    const hans = ptyClient(port);
-    await ptyLogin(hans, "hans");
-    const yoda = await loginClient(port, "yoda");
-    await hans.waitForRow("yoda logged in");
+    const { hans, yoda } = await hansOnTtyYodaOnPipe(port);
     yoda.send("message hans coloured");
     const chat = await hans.waitForRow("yoda: coloured");
     hans.type("startprivate yoda\r");
@@ -232,8 +223,7 @@ describe("colours", () => {
     const { port } = await startServer();
     const yoda = await loginClient(port, "yoda");
     for (const [env, args] of [[{ NO_COLOR: "1" }, []], [{}, ["--no-color"]]] as const) {
-      const hans = ptyClient(port, { env: ttyEnv(env), args: [...args] });
-      await ptyLogin(hans, "hans");
+      const hans = await ptyLoginClient(port, "hans", { env: ttyEnv(env), args: [...args] });
       yoda.send("message hans plain please");
       await hans.waitForRow("yoda: plain please");
       hans.type("nonsense\r");
@@ -249,12 +239,7 @@ describe("colours", () => {
   test("on a pipe, even without NO_COLOR: no escape codes at all", async () => {
     const { port } = await startServer();
     const yoda = await loginClient(port, "yoda");
-    const hans = startClient(port, [], { NO_COLOR: "", TERM: "xterm-256color" }); // empty NO_COLOR counts as unset
-    await hans.out.waitFor("Username:");
-    hans.send("hans");
-    await hans.out.waitFor("Password:");
-    hans.send("falcon");
-    await hans.out.waitFor(WELCOME);
+    const hans = await loginClient(port, "hans", [], { NO_COLOR: "", TERM: "xterm-256color" }); // empty NO_COLOR counts as unset
     yoda.send("message hans over a pipe");
     await hans.out.waitFor("yoda: over a pipe");
     hans.send("nonsense");
@@ -306,8 +291,7 @@ describe("leaving", () => {
   test("the terminal closed (hangup): logged out, the half-typed line not sent, no hang", async () => {
     const { port } = await startServer();
     const yoda = await loginClient(port, "yoda");
-    const c = ptyClient(port);
-    await ptyLogin(c, "hans");
+    const c = await ptyLoginClient(port, "hans");
     c.type("message yoda must not be sent");
     await c.waitForBottom("> message yoda must not be sent");
     c.proc.terminal!.close();
@@ -319,8 +303,7 @@ describe("leaving", () => {
   test("Ctrl-C clears a typed line; on an empty line it asks once, and a second Ctrl-C logs out", async () => {
     const { port } = await startServer();
     const yoda = await loginClient(port, "yoda");
-    const c = ptyClient(port);
-    await ptyLogin(c, "hans");
+    const c = await ptyLoginClient(port, "hans");
     c.type("message yoda never sent");
     await c.waitForBottom("> message yoda never sent");
     c.type("\x03");

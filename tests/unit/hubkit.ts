@@ -3,10 +3,10 @@
  * Outbox that records what each session was sent and whether it was closed.
  * No sockets, no bytes, no real time.
  */
-import { expect } from "bun:test";
+import { afterEach, expect } from "bun:test";
 import { ManualClock } from "../../src/common/clock.ts";
 import { silentLogger } from "../../src/common/logger.ts";
-import type { ClientMsg, ServerMsg } from "../../src/protocol/messages.ts";
+import type { ClientMsg, LOGIN_CODES, ServerMsg } from "../../src/protocol/messages.ts";
 import { Hub, type HubConfig, type Outbox } from "../../src/server/hub.ts";
 import { memoryStore, type Store } from "../../src/server/store.ts";
 
@@ -142,6 +142,34 @@ export class Bench {
     for (const sid of sids) expect({ sid, got: this.out.peek(sid) }).toEqual({ sid, got: [] });
   }
 }
+
+/**
+ * The `bench()` of one test file: makes benches and checks every one of them after
+ * each test, because nothing may ever be sent to a session the hub has closed. Call it
+ * once, at the top level of the file (it registers an afterEach there).
+ */
+export function checkedBenches(): (cfg?: Partial<HubConfig>) => Bench {
+  let benches: Bench[] = [];
+  afterEach(() => {
+    for (const b of benches) expect(b.out.afterClose).toEqual([]);
+    benches = [];
+  });
+  return (cfg = {}) => {
+    const b = new Bench(cfg);
+    benches.push(b);
+    return b;
+  };
+}
+
+/** The messages tests expect the hub to send. */
+export const msg = (from: string, text: string, kind: "direct" | "broadcast" | "offline"): ServerMsg => ({
+  t: "msg",
+  from,
+  text,
+  kind,
+});
+export const pres = (user: string, state: "in" | "out"): ServerMsg => ({ t: "presence", user, state });
+export const result = (code: (typeof LOGIN_CODES)[number], user: string): ServerMsg => ({ t: "login_result", code, user });
 
 export type Reply = Omit<Extract<ServerMsg, { t: "reply" }>, "t" | "id">;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
