@@ -78,6 +78,7 @@ export const S2C = {
   reply: {
     id: "int", code: REPLY_CODES, users: "strs?", host: "str?", port: "int?", token: "str?", user: "str?",
     size: "int?", hashes: "strs?", maps: "strs?", // file_search / file_conflict
+    more: "bool?", // a listing too long for one frame: more parts with this id follow (listing.ts)
   },
   msg: { from: "str", text: "str", kind: ["direct", "broadcast", "offline"] },
   presence: { user: "str", state: ["in", "out"] },

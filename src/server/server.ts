@@ -7,12 +7,16 @@ import type { Clock } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
 import { KIND_JSON } from "../protocol/frame.ts";
 import { decodeClient, encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
+import { splitReply } from "../protocol/listing.ts";
 import { Link, listenLinks } from "../net/link.ts";
 import { Hub, type HubConfig, type Outbox } from "./hub.ts";
 import type { Store } from "./store.ts";
 
 /** Bytes queued for a client that stops reading before it is dropped. */
 export const MAX_CLIENT_QUEUE = 8 * 1024 * 1024;
+
+/** Whether an encoded frame is within the client↔server limit (its length field counts kind + body). */
+const fits = (frame: Uint8Array) => frame.byteLength - 4 <= MAX_SERVER_FRAME;
 
 export type ServerOptions = {
   host: string;
@@ -34,10 +38,17 @@ export class ChatServer {
     const outbox: Outbox = {
       // The offline backlog goes out in one burst at login: a client that logs in
       // and reads is not "not reading" because its mailbox was full (docs/limits.md).
-      send: (sid, msg) => this.links.get(sid)?.send(encodeMessage(msg), msg.t === "msg" && msg.kind === "offline"),
+      send: (sid, msg) => {
+        const link = this.links.get(sid);
+        if (!link) return;
+        const bytes = encodeMessage(msg);
+        if (fits(bytes)) link.send(bytes, msg.t === "msg" && msg.kind === "offline");
+        else this.sendSplit(sid, link, msg);
+      },
       sendMany: (sids, msg: ServerMsg) => {
         if (sids.length === 0) return;
         const bytes = encodeMessage(msg);
+        if (!fits(bytes)) return opts.log.debug(`${msg.t} of ${bytes.byteLength} bytes does not fit a frame, not sent`);
         // Presence notices may wait a few ms to share a write with the next ones
         // (a login storm), in order with everything else on each link.
         if (msg.t === "presence") for (const sid of sids) this.links.get(sid)?.sendLazy(bytes);
@@ -46,6 +57,19 @@ export class ChatServer {
       close: (sid) => this.links.get(sid)?.end(),
     };
     this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log);
+  }
+
+  /**
+   * A message over the frame limit: a listing (whoelse, whoelsesince, file_search
+   * holders) goes out in parts (listing.ts); anything else cannot be cut, and a
+   * sender that made one (a user name of thousands of escaped characters) is told nothing.
+   */
+  private sendSplit(sid: number, link: Link, msg: ServerMsg): void {
+    const { log } = this.opts;
+    if (msg.t !== "reply") return log.debug(`session ${sid}: ${msg.t} does not fit a frame, not sent`);
+    const { parts, dropped } = splitReply(msg, MAX_SERVER_FRAME - 1);
+    if (dropped.length > 0) log.debug(`session ${sid}: ${dropped.length} list item(s) too long for a frame left out of reply ${msg.id}`);
+    for (const p of parts) link.send(encodeMessage(p));
   }
 
   /** Start listening; throws (EADDRINUSE, ...) if the port cannot be bound. */
