@@ -251,7 +251,8 @@ export class Hub {
     // A blocker is hidden: "offline" would leak nothing, but SPEC §6 names the error.
     if (!peer || peer.peerPort === undefined) return { code: "offline", user: m.user };
     if (this.store.blocks.has(m.user, user)) return { code: "blocked_you", user: m.user };
-    const token = this.tokens.issue(user, m.user);
+    const { token, evicted } = this.tokens.issue(user, m.user);
+    if (evicted > 0) this.log.debug(`${user}: over the peer-token budget, ${evicted} of their oldest tokens dropped`);
     return { code: "peer", user: m.user, host: peer.host, port: peer.peerPort, token };
   }
 
