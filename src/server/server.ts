@@ -9,6 +9,7 @@ import { KIND_JSON } from "../protocol/frame.ts";
 import { decodeClient, encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
 import { splitReply } from "../protocol/listing.ts";
 import { Link, listenLinks } from "../net/link.ts";
+import { Admission, type AdmissionLimits } from "./admission.ts";
 import { Hub, type HubConfig, type Outbox } from "./hub.ts";
 import type { Store } from "./store.ts";
 
@@ -26,6 +27,8 @@ export type ServerOptions = {
   clock: Clock;
   log: Logger;
   hub: HubConfig;
+  /** Caps on connections not yet logged in (default DEFAULT_ADMISSION). */
+  admission?: AdmissionLimits;
 };
 
 export class ChatServer {
@@ -33,14 +36,18 @@ export class ChatServer {
   private nextSid = 1;
   readonly hub: Hub;
   private listener: TCPSocketListener<any> | null = null;
+  private readonly admission: Admission;
 
   constructor(private readonly opts: ServerOptions) {
+    this.admission = new Admission(opts.admission);
     const outbox: Outbox = {
       // The offline backlog goes out in one burst at login: a client that logs in
       // and reads is not "not reading" because its mailbox was full (docs/limits.md).
       send: (sid, msg) => {
         const link = this.links.get(sid);
         if (!link) return;
+        // Logged in: no longer counted against the pre-login caps.
+        if (msg.t === "login_result" && msg.code === "ok") this.admission.release(sid);
         const bytes = encodeMessage(msg);
         if (fits(bytes)) link.send(bytes, msg.t === "msg" && msg.kind === "offline");
         else this.sendSplit(sid, link, msg);
@@ -72,6 +79,20 @@ export class ChatServer {
     for (const p of parts) link.send(encodeMessage(p));
   }
 
+  /**
+   * The pre-login caps (admission.ts): a connection over them is told why
+   * (`error {code:"busy"}`) and closed before anything else; the hub never sees it.
+   */
+  private admit(sid: number, link: Link): boolean {
+    const refused = this.admission.admit(sid, link.remoteAddress);
+    if (!refused) return true;
+    this.opts.log.debug(`session ${sid}: connection from ${link.remoteAddress} refused: ${refused.detail}`);
+    link.attach({ frame: () => {}, close: (reason) => this.opts.log.debug(`session ${sid}: link closed: ${reason}`) });
+    link.send(encodeMessage({ t: "error", code: "busy", detail: "too many connections waiting to log in; try again later" }));
+    link.end();
+    return false;
+  }
+
   /** Start listening; throws (EADDRINUSE, ...) if the port cannot be bound. */
   start(): number {
     const { log } = this.opts;
@@ -81,6 +102,7 @@ export class ChatServer {
       { maxFrame: MAX_SERVER_FRAME, maxQueued: MAX_CLIENT_QUEUE, flushPerTurn: true },
       (link) => {
         const sid = this.nextSid++;
+        if (!this.admit(sid, link)) return;
         this.links.set(sid, link);
         link.attach({
           frame: (f) => {
@@ -106,6 +128,7 @@ export class ChatServer {
           close: (reason) => {
             log.debug(`session ${sid}: link closed: ${reason}`);
             this.links.delete(sid);
+            this.admission.release(sid);
             // A link can close inside a hub call (a send that overflows a client that
             // stopped reading); tell the hub afterwards, never in the middle of a rule.
             queueMicrotask(() => {
