@@ -40,7 +40,7 @@ export type RegisterOutcome =
   | { code: "new" }
   | { code: "same" }
   | { code: "conflict"; size: number; hashes: string[] }
-  | { code: "full" }
+  | { code: "full"; why: string }
   | { code: "bad"; why: string };
 
 export type HaveOutcome = "ok" | "not_found" | "bad" | "full";
@@ -96,7 +96,7 @@ export class FileRegistry {
       if (known.size !== size || !sameList(known.hashes, hashes)) {
         return { code: "conflict", size: known.size, hashes: known.hashes };
       }
-      return this.add(known, user, name, chunks) ? { code: "same" } : { code: "full" };
+      return this.add(known, user, name, chunks) ? { code: "same" } : { code: "full", why: this.fullWhy(user) };
     }
     const entry: Entry = { size, cost: fileCost(name, hashes.length), hashes: [...hashes], holders: new Map() };
     this.files.set(name, entry);
@@ -104,7 +104,7 @@ export class FileRegistry {
     if (!this.add(entry, user, name, chunks)) {
       this.files.delete(name);
       this.total -= entry.cost;
-      return { code: "full" };
+      return { code: "full", why: this.fullWhy(user) };
     }
     return { code: "new" };
   }
@@ -165,6 +165,12 @@ export class FileRegistry {
     const entry = this.files.get(name);
     if (!entry) return [];
     return [...entry.holders].filter(([, s]) => s.has(c)).map(([u]) => u);
+  }
+
+  /** Which cap a refusal met, for the debug log. */
+  private fullWhy(user: string): string {
+    const { maxBytes, maxBytesPerUser } = this.limits;
+    return `registry full (user at ${this.bytesOf(user)} of ${maxBytesPerUser} bytes, all at ${this.total} of ${maxBytes})`;
   }
 
   /**

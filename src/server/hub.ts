@@ -261,7 +261,7 @@ export class Hub {
     switch (m.t) {
       case "file_register": {
         const r = this.files.register(user, m.name, m.size, m.hashes, m.have);
-        if (r.code === "bad") this.log.debug(`${user}: file_register ${JSON.stringify(m.name).slice(0, 80)} refused: ${r.why}`);
+        if (r.code === "bad" || r.code === "full") this.log.debug(`${user}: file_register ${JSON.stringify(m.name).slice(0, 80)} refused: ${r.why}`);
         if (r.code === "conflict") return { code: "file_conflict", size: r.size, hashes: r.hashes };
         const code = { new: "file_new", same: "file_same", full: "registry_full", bad: "bad_args" } as const;
         return { code: code[r.code] };

@@ -17,7 +17,9 @@ describe("registry caps in bytes", () => {
     while (r.register("mallory", `file-${String(n).padStart(5, "0")}`, 1 << 30, hashes(MAX_CHUNKS, n)).code === "new") n++;
     expect(n).toBe(Math.floor(DEFAULT_REGISTRY_LIMITS.maxBytesPerUser / per));
     expect(r.bytesOf("mallory")).toBeLessThanOrEqual(DEFAULT_REGISTRY_LIMITS.maxBytesPerUser);
-    expect(r.register("mallory", "one-more", 1 << 30, hashes(MAX_CHUNKS, 99_999)).code).toBe("full");
+    const refused = r.register("mallory", "one-more", 1 << 30, hashes(MAX_CHUNKS, 99_999));
+    expect(refused).toMatchObject({ code: "full" });
+    expect((refused as { why: string }).why).toContain(`of ${DEFAULT_REGISTRY_LIMITS.maxBytesPerUser} bytes`);
     // mallory's cap is a small part of the registry: everyone else is unaffected
     expect(r.bytes).toBeLessThan(DEFAULT_REGISTRY_LIMITS.maxBytes / 32);
     expect(r.register("hans", "report.pdf", 1000, hashes(10, 7)).code).toBe("new");
