@@ -12,6 +12,7 @@ import {
   type ClientMsg,
   type ServerMsg,
 } from "../protocol/messages.ts";
+import { ReplyGatherer } from "../protocol/listing.ts";
 import { connectLink, type Link } from "../net/link.ts";
 
 export type Reply = Extract<ServerMsg, { t: "reply" }>;
@@ -28,6 +29,8 @@ const HANDSHAKE_MS = 10_000;
 export class ServerSession {
   private nextId = 1;
   private pending = new Map<number, (r: Reply) => void>();
+  /** A listing too long for one frame comes in parts (docs/protocol.md §2): gathered here. */
+  private parts = new ReplyGatherer();
   private waiting: { t: ServerMsg["t"]; resolve: (m: ServerMsg) => void }[] = [];
   private closed = false;
   private onEvent: ((e: ServerEvent) => void) | null = null;
@@ -111,9 +114,11 @@ export class ServerSession {
     const msg = decodeServer(body);
     if (typeof msg === "string") return this.link?.destroy(`bad message from server: ${msg}`);
     if (msg.t === "reply") {
+      const whole = this.parts.add(msg);
+      if (!whole) return;
       const done = this.pending.get(msg.id);
       this.pending.delete(msg.id);
-      return done?.(msg);
+      return done?.(whole);
     }
     const w = this.waiting[0];
     if (w && (w.t === msg.t || msg.t === "error")) {

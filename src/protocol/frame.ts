@@ -71,6 +71,16 @@ export function encodeDataFrame(stream: number, payload: Uint8Array): Uint8Array
  * Throws FrameError on a length over `maxFrame`, a zero length or an unknown kind;
  * the caller then drops the connection (the stream cannot be resynchronised).
  *
+ * A frame that lies whole in one pushed chunk comes out as a view of that chunk (no
+ * copy). The start of a frame that is not complete yet is gathered into ONE buffer of
+ * its own, which grows geometrically with what has arrived, up to the frame's size:
+ * never one array per socket read (a frame sent a byte at a time used to cost ~270
+ * bytes of server memory per byte), nor an allocation of whatever size the header
+ * promises (a header announcing 64 KiB followed by a trickle costs what arrived).
+ * Only the 4 header bytes are buffered before the length is checked, so a peer
+ * announcing 4 GiB costs nothing. A completed gathered frame is handed over with
+ * its buffer (the decoder keeps no reference), so a consumer may keep or transfer it.
+ *
  * With `streamData`, a DATA frame is not gathered: once its 9 header bytes are in,
  * its payload comes out as it arrives, as one or more frames
  * `{ kind: KIND_DATA, stream, body: <next bytes of the payload> }` — views into the
@@ -84,10 +94,9 @@ export function encodeDataFrame(stream: number, payload: Uint8Array): Uint8Array
  * transfer it to a worker) after it has dealt with the frames.
  */
 export class FrameDecoder {
-  private parts: Uint8Array[] = [];
-  /** Bytes of parts[0] already consumed (so a frame costs one subarray, not three). */
-  private head = 0;
-  private buffered = 0;
+  /** The start of the current incomplete frame (bytes [0, held)), or null when none is held. */
+  private buf: Uint8Array | null = null;
+  private held = 0;
   /** streamData: payload bytes of the current DATA frame still to come, and its stream. */
   private dataLeft = 0;
   private dataStream = 0;
@@ -99,131 +108,124 @@ export class FrameDecoder {
 
   /** Bytes held waiting for the rest of a frame (bounded by maxFrame + header). */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.held;
+  }
+
+  /** Bytes allocated for them (at most twice pendingBytes, at least GATHER_MIN while any are held). */
+  get capacityBytes(): number {
+    return this.buf?.byteLength ?? 0;
   }
 
   push(chunk: Uint8Array): Frame[] {
-    if (chunk.byteLength === 0) return [];
-    this.parts.push(chunk);
-    this.buffered += chunk.byteLength;
     const frames: Frame[] = [];
-    const streaming = this.opts.streamData === true;
-    for (;;) {
+    let at = 0;
+    const end = chunk.byteLength;
+    while (at < end) {
       if (this.dataLeft > 0) {
-        if (this.buffered === 0) break;
-        const piece = this.takeView(this.dataLeft);
-        this.dataLeft -= piece.byteLength;
-        frames.push({ kind: KIND_DATA, stream: this.dataStream, body: piece });
+        const k = Math.min(this.dataLeft, end - at);
+        this.dataLeft -= k;
+        frames.push({ kind: KIND_DATA, stream: this.dataStream, body: chunk.subarray(at, at + k) });
+        at += k;
         continue;
       }
-      if (this.buffered < 4) break;
-      const len = this.peekLength();
-      if (len < 1) throw new FrameError("bad_length", "frame length 0");
-      if (len > this.maxFrame) {
-        throw new FrameError("too_large", `frame of ${len} bytes over the limit of ${this.maxFrame}`);
-      }
-      if (streaming) {
-        if (this.buffered < FRAME_HEADER) break;
-        const kind = this.peekByte(4);
-        if (kind !== KIND_JSON && kind !== KIND_DATA) throw new FrameError("bad_kind", `unknown frame kind ${kind}`);
-        if (kind === KIND_DATA) {
-          if (len < 5) throw new FrameError("bad_length", `data frame of ${len} bytes has no stream id`);
-          if (this.buffered < FRAME_HEADER + 4) break;
-          const head = this.take(FRAME_HEADER + 4);
-          this.dataStream = getU32(head, FRAME_HEADER);
-          this.dataLeft = len - 5;
-          if (this.dataLeft === 0) frames.push({ kind: KIND_DATA, stream: this.dataStream, body: new Uint8Array(0) });
+      if (this.held === 0) {
+        // Nothing gathered: decode straight from the chunk.
+        const used = this.decodeAt(chunk, at, end - at, frames);
+        if (used > 0) {
+          at += used;
           continue;
         }
+        this.gather(chunk, at, end - at, this.wanted(chunk.subarray(at), end - at));
+        break;
       }
-      if (this.buffered < 4 + len) break;
-      const first = this.parts[0]!;
-      let kind: number;
-      let body: Uint8Array;
-      if (first.byteLength - this.head >= 4 + len) {
-        // The common case: the whole frame lies in one chunk. No copy.
-        kind = first[this.head + 4]!;
-        body = first.subarray(this.head + FRAME_HEADER, this.head + 4 + len);
-        this.head += 4 + len;
-        this.buffered -= 4 + len;
-        if (this.head === first.byteLength) {
-          this.parts.shift();
-          this.head = 0;
-        }
-      } else {
-        const whole = this.take(4 + len);
-        kind = whole[4]!;
-        body = whole.subarray(FRAME_HEADER);
+      // Gathering: take only the bytes the next decision needs (header, then the rest).
+      const buf = this.buf!;
+      const want = this.wanted(buf, this.held) - this.held;
+      const k = Math.min(want, end - at);
+      this.gather(chunk, at, k, want);
+      at += k;
+      if (k < want) break;
+      const used = this.decodeAt(this.buf!, 0, this.held, frames);
+      if (used > 0) {
+        // What came out may be a view of buf (a whole frame): let it go with the frame.
+        this.buf = null;
+        this.held = 0;
       }
-      if (kind !== KIND_JSON && kind !== KIND_DATA) {
-        throw new FrameError("bad_kind", `unknown frame kind ${kind}`);
-      }
-      frames.push({ kind, body });
-    }
-    // Keep no view of `chunk`: what is left of it (part of a frame) is copied.
-    const last = this.parts.length - 1;
-    if (last >= 0 && this.parts[last] === chunk) {
-      const from = last === 0 ? this.head : 0;
-      this.parts[last] = chunk.slice(from);
-      if (last === 0) this.head = 0;
     }
     return frames;
   }
 
-  private peekLength(): number {
-    const first = this.parts[0]!;
-    if (first.byteLength - this.head >= 4) {
-      return getU32(first, this.head);
+  /**
+   * How many bytes starting the held frame must be in before something can be
+   * decided: the length, then (streamData) the kind and a DATA frame's stream id, then the whole frame.
+   * Throws as soon as the bytes held show the frame is bad.
+   */
+  private wanted(b: Uint8Array, n: number): number {
+    if (n < 4) return 4;
+    const len = this.checkLength(b, 0);
+    if (this.opts.streamData === true) {
+      if (n < FRAME_HEADER) return FRAME_HEADER;
+      if (this.checkStreamKind(b[4]!, len) === KIND_DATA) return FRAME_HEADER + 4;
     }
-    const head = new Uint8Array(4);
-    for (let i = 0; i < 4; i++) head[i] = this.peekByte(i);
-    return getU32(head, 0);
+    return 4 + len;
   }
 
-  /** The buffered byte at offset i (i < buffered). */
-  private peekByte(i: number): number {
-    let at = this.head + i;
-    for (const p of this.parts) {
-      if (at < p.byteLength) return p[at]!;
-      at -= p.byteLength;
-    }
-    return 0;
-  }
-
-  /** Remove and return up to n buffered bytes (buffered > 0) as a view of the first part: no copy. */
-  private takeView(n: number): Uint8Array {
-    const p = this.parts[0]!;
-    const k = Math.min(n, p.byteLength - this.head);
-    const out = p.subarray(this.head, this.head + k);
-    this.buffered -= k;
-    if (this.head + k === p.byteLength) {
-      this.parts.shift();
-      this.head = 0;
-    } else {
-      this.head += k;
-    }
-    return out;
-  }
-
-  /** Remove and return the first n buffered bytes (n <= buffered), copied into one array. */
-  private take(n: number): Uint8Array {
-    // Not zero-filled: every byte is overwritten below (a frame's own buffer, so a consumer may keep or transfer it).
-    const out = Buffer.allocUnsafe(n);
-    let got = 0;
-    while (got < n) {
-      const p = this.parts[0]!;
-      const avail = p.byteLength - this.head;
-      const k = Math.min(n - got, avail);
-      out.set(p.subarray(this.head, this.head + k), got);
-      got += k;
-      if (k === avail) {
-        this.parts.shift();
-        this.head = 0;
-      } else {
-        this.head += k;
+  /**
+   * Decode one frame, or a DATA frame's header (streamData), from b[at, at+n).
+   * Returns the bytes consumed, 0 if more are needed.
+   */
+  private decodeAt(b: Uint8Array, at: number, n: number, frames: Frame[]): number {
+    if (n < 4) return 0;
+    const len = this.checkLength(b, at);
+    if (this.opts.streamData === true) {
+      if (n < FRAME_HEADER) return 0;
+      if (this.checkStreamKind(b[at + 4]!, len) === KIND_DATA) {
+        if (n < FRAME_HEADER + 4) return 0;
+        this.dataStream = getU32(b, at + FRAME_HEADER);
+        this.dataLeft = len - 5;
+        if (this.dataLeft === 0) frames.push({ kind: KIND_DATA, stream: this.dataStream, body: new Uint8Array(0) });
+        return FRAME_HEADER + 4;
       }
     }
-    this.buffered -= n;
-    return out;
+    if (n < 4 + len) return 0;
+    const kind = b[at + 4]!;
+    if (kind !== KIND_JSON && kind !== KIND_DATA) throw new FrameError("bad_kind", `unknown frame kind ${kind}`);
+    frames.push({ kind, body: b.subarray(at + FRAME_HEADER, at + 4 + len) });
+    return 4 + len;
+  }
+
+  private checkLength(b: Uint8Array, at: number): number {
+    const len = getU32(b, at);
+    if (len < 1) throw new FrameError("bad_length", "frame length 0");
+    if (len > this.maxFrame) throw new FrameError("too_large", `frame of ${len} bytes over the limit of ${this.maxFrame}`);
+    return len;
+  }
+
+  private checkStreamKind(kind: number, len: number): number {
+    if (kind !== KIND_JSON && kind !== KIND_DATA) throw new FrameError("bad_kind", `unknown frame kind ${kind}`);
+    if (kind === KIND_DATA && len < 5) throw new FrameError("bad_length", `data frame of ${len} bytes has no stream id`);
+    return kind;
+  }
+
+  /**
+   * Copy b[at, at+n) after the held bytes, growing the buffer geometrically but
+   * never past `limit` more bytes than are held (what the frame can still use).
+   */
+  private gather(b: Uint8Array, at: number, n: number, limit: number): void {
+    if (n === 0) return;
+    const need = this.held + n;
+    let buf = this.buf;
+    if (buf === null || buf.byteLength < need) {
+      const cap = Math.max(need, Math.min(this.held + limit, Math.max(GATHER_MIN, (buf?.byteLength ?? 0) * 2)));
+      // Not zero-filled: bytes past `held` are never read before being written.
+      const grown = Buffer.allocUnsafeSlow(cap);
+      if (buf !== null) grown.set(buf.subarray(0, this.held), 0);
+      this.buf = buf = grown;
+    }
+    buf.set(b.subarray(at, at + n), this.held);
+    this.held = need;
   }
 }
+
+/** First size of a gathering buffer: a small frame's rest fits without growing. */
+const GATHER_MIN = 256;

@@ -78,6 +78,7 @@ export const S2C = {
   reply: {
     id: "int", code: REPLY_CODES, users: "strs?", host: "str?", port: "int?", token: "str?", user: "str?",
     size: "int?", hashes: "strs?", maps: "strs?", // file_search / file_conflict
+    more: "bool?", // a listing too long for one frame: more parts with this id follow (listing.ts)
   },
   msg: { from: "str", text: "str", kind: ["direct", "broadcast", "offline"] },
   presence: { user: "str", state: ["in", "out"] },
@@ -121,7 +122,15 @@ export function decodeMessage<S extends Schema>(schema: S, body: Uint8Array): Me
   return validate(schema, value);
 }
 
-export const decodeClient = (b: Uint8Array) => decodeMessage(C2S, b);
+/** A client message, checked beyond its field types where a range matters. */
+export function decodeClient(b: Uint8Array): ClientMsg | string {
+  const m = decodeMessage(C2S, b);
+  // A TCP port: 0 or 70 000 is no address anyone could call (and peers would be told it).
+  if (typeof m !== "string" && m.t === "login" && m.peerPort !== undefined && (m.peerPort < 1 || m.peerPort > 65535)) {
+    return "login.peerPort: expected a TCP port from 1 to 65535";
+  }
+  return m;
+}
 export const decodeServer = (b: Uint8Array) => decodeMessage(S2C, b);
 export const decodePeer = (b: Uint8Array) => decodeMessage(P2P, b);
 

@@ -9,23 +9,38 @@
  */
 import { badFileName, HASH_RE, MAX_CHUNKS, validShape } from "../protocol/files.ts";
 
+/**
+ * What the registry may hold, in bytes of server memory as costed below (an
+ * estimate of what the engine spends, on the high side). Caps in bytes, not files:
+ * a file of 256 chunks held whole costs ~37 KiB, one of 10 chunks ~2.3 KiB
+ * (measured on the heap: ~31 KiB and ~2.1 KiB).
+ */
 export type RegistryLimits = {
-  /** Files known at once (each costs up to MAX_CHUNKS hashes). */
-  maxFiles: number;
-  /** Files one user may hold at once. */
-  maxFilesPerUser: number;
-  /** Budget, in bytes of JSON, for the holder part of one search answer. */
-  answerBudget: number;
+  /** All files and holdings together. */
+  maxBytes: number;
+  /**
+   * What one user may make the registry hold: every file they hold something of,
+   * counted whole (alone, they keep it alive), plus their holdings. Well under
+   * maxBytes, so no one user fills the registry for everyone.
+   */
+  maxBytesPerUser: number;
 };
 
-/** Sized for a 64 KiB client↔server frame: hashes take at most 256 × 67 bytes. */
-export const DEFAULT_REGISTRY_LIMITS: RegistryLimits = { maxFiles: 10_000, maxFilesPerUser: 1_000, answerBudget: 36_000 };
+export const DEFAULT_REGISTRY_LIMITS: RegistryLimits = { maxBytes: 256 * 1024 * 1024, maxBytesPerUser: 4 * 1024 * 1024 };
+
+/** The cost model (bytes): a file's entry and name, each hash, one holder's entry, each chunk it holds. */
+export const COST = { file: 600, hash: 120, holder: 300, chunk: 24 } as const;
+
+/** What registering file `name` of `chunks` chunks costs, holdings aside. */
+export function fileCost(name: string, chunks: number): number {
+  return COST.file + 2 * name.length + chunks * COST.hash;
+}
 
 export type RegisterOutcome =
   | { code: "new" }
   | { code: "same" }
   | { code: "conflict"; size: number; hashes: string[] }
-  | { code: "full" }
+  | { code: "full"; why: string }
   | { code: "bad"; why: string };
 
 export type HaveOutcome = "ok" | "not_found" | "bad" | "full";
@@ -35,6 +50,8 @@ export type SearchAnswer = { size: number; hashes: string[]; users: string[]; ma
 
 type Entry = {
   size: number;
+  /** fileCost() of this entry. */
+  cost: number;
   hashes: string[];
   /** user → the chunks (1-based) they hold. */
   holders: Map<string, Set<number>>;
@@ -44,11 +61,22 @@ export class FileRegistry {
   private readonly files = new Map<string, Entry>();
   /** user → names of the files they hold something of (for dropUser). */
   private readonly byUser = new Map<string, Set<string>>();
+  /** user → bytes charged to them (see RegistryLimits.maxBytesPerUser). */
+  private readonly charged = new Map<string, number>();
+  private total = 0;
 
   constructor(private readonly limits: RegistryLimits = DEFAULT_REGISTRY_LIMITS) {}
 
   get fileCount(): number {
     return this.files.size;
+  }
+  /** Bytes held in all, as costed (RegistryLimits). */
+  get bytes(): number {
+    return this.total;
+  }
+  /** Bytes charged to `user`. */
+  bytesOf(user: string): number {
+    return this.charged.get(user) ?? 0;
   }
 
   /**
@@ -68,14 +96,16 @@ export class FileRegistry {
       if (known.size !== size || !sameList(known.hashes, hashes)) {
         return { code: "conflict", size: known.size, hashes: known.hashes };
       }
-      if (!this.mayHold(user, name)) return { code: "full" };
-      this.add(known, user, name, chunks);
-      return { code: "same" };
+      return this.add(known, user, name, chunks) ? { code: "same" } : { code: "full", why: this.fullWhy(user) };
     }
-    if (this.files.size >= this.limits.maxFiles || !this.mayHold(user, name)) return { code: "full" };
-    const entry: Entry = { size, hashes: [...hashes], holders: new Map() };
+    const entry: Entry = { size, cost: fileCost(name, hashes.length), hashes: [...hashes], holders: new Map() };
     this.files.set(name, entry);
-    this.add(entry, user, name, chunks);
+    this.total += entry.cost;
+    if (!this.add(entry, user, name, chunks)) {
+      this.files.delete(name);
+      this.total -= entry.cost;
+      return { code: "full", why: this.fullWhy(user) };
+    }
     return { code: "new" };
   }
 
@@ -84,9 +114,7 @@ export class FileRegistry {
     const entry = this.files.get(name);
     if (!entry) return "not_found";
     if (!validChunks(chunks, entry.hashes.length)) return "bad";
-    if (!this.mayHold(user, name)) return "full";
-    this.add(entry, user, name, chunks);
-    return "ok";
+    return this.add(entry, user, name, chunks) ? "ok" : "full";
   }
 
   /** `user` went offline: they hold nothing any more; files nobody holds are forgotten. */
@@ -94,18 +122,25 @@ export class FileRegistry {
     const names = this.byUser.get(user);
     if (!names) return;
     this.byUser.delete(user);
+    this.charged.delete(user);
     for (const name of names) {
       const entry = this.files.get(name);
       if (!entry) continue;
+      const held = entry.holders.get(user);
+      if (held) this.total -= COST.holder + held.size * COST.chunk;
       entry.holders.delete(user);
-      if (entry.holders.size === 0) this.files.delete(name);
+      if (entry.holders.size === 0) {
+        this.files.delete(name);
+        this.total -= entry.cost;
+      }
     }
   }
 
   /**
    * File `name` as `visible` lets the asker see it: holders the predicate hides are
-   * left out. Holders holding the most chunks come first; if the answer would not
-   * fit its byte budget, the tail is cut. Undefined if the file is not registered.
+   * left out. Holders holding the most chunks come first. Every visible holder is
+   * listed: an answer too long for one frame is sent in parts (protocol/listing.ts).
+   * Undefined if the file is not registered.
    */
   search(name: string, visible: (user: string) => boolean): SearchAnswer | undefined {
     const entry = this.files.get(name);
@@ -116,11 +151,7 @@ export class FileRegistry {
       .sort((a, b) => b[1].size - a[1].size || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const users: string[] = [];
     const maps: string[] = [];
-    let bytes = 0;
     for (const [u, held] of holders) {
-      const cost = JSON.stringify(u).length + n + 4;
-      if (bytes + cost > this.limits.answerBudget) break;
-      bytes += cost;
       const map = new Array<string>(n).fill("0");
       for (const c of held) map[c - 1] = "1";
       users.push(u);
@@ -136,18 +167,34 @@ export class FileRegistry {
     return [...entry.holders].filter(([, s]) => s.has(c)).map(([u]) => u);
   }
 
-  private mayHold(user: string, name: string): boolean {
-    const mine = this.byUser.get(user);
-    return !!mine?.has(name) || (mine?.size ?? 0) < this.limits.maxFilesPerUser;
+  /** Which cap a refusal met, for the debug log. */
+  private fullWhy(user: string): string {
+    const { maxBytes, maxBytesPerUser } = this.limits;
+    return `registry full (user at ${this.bytesOf(user)} of ${maxBytesPerUser} bytes, all at ${this.total} of ${maxBytes})`;
   }
 
-  private add(entry: Entry, user: string, name: string, chunks: number[]): void {
-    let held = entry.holders.get(user);
-    if (!held) entry.holders.set(user, (held = new Set()));
-    for (const c of chunks) held.add(c);
+  /**
+   * `user` holds `chunks` of `entry` too, if that keeps them and the registry within
+   * their byte caps: false (nothing changed) if not. A user already charged for a
+   * file pays only for the chunks it adds; a new holder pays for the file whole.
+   */
+  private add(entry: Entry, user: string, name: string, chunks: number[]): boolean {
+    const held = entry.holders.get(user);
+    let added = 0;
+    for (const c of new Set(chunks)) if (!held?.has(c)) added++;
+    const globalCost = (held ? 0 : COST.holder) + added * COST.chunk;
+    const userCost = globalCost + (held ? 0 : entry.cost);
+    if (this.total + globalCost > this.limits.maxBytes) return false;
+    if (this.bytesOf(user) + userCost > this.limits.maxBytesPerUser) return false;
+    const set = held ?? new Set<number>();
+    if (!held) entry.holders.set(user, set);
+    for (const c of chunks) set.add(c);
     let mine = this.byUser.get(user);
     if (!mine) this.byUser.set(user, (mine = new Set()));
     mine.add(name);
+    this.total += globalCost;
+    this.charged.set(user, this.bytesOf(user) + userCost);
+    return true;
   }
 }
 

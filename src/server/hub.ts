@@ -251,7 +251,8 @@ export class Hub {
     // A blocker is hidden: "offline" would leak nothing, but SPEC §6 names the error.
     if (!peer || peer.peerPort === undefined) return { code: "offline", user: m.user };
     if (this.store.blocks.has(m.user, user)) return { code: "blocked_you", user: m.user };
-    const token = this.tokens.issue(user, m.user);
+    const { token, evicted } = this.tokens.issue(user, m.user);
+    if (evicted > 0) this.log.debug(`${user}: over the peer-token budget, ${evicted} of their oldest tokens dropped`);
     return { code: "peer", user: m.user, host: peer.host, port: peer.peerPort, token };
   }
 
@@ -260,7 +261,7 @@ export class Hub {
     switch (m.t) {
       case "file_register": {
         const r = this.files.register(user, m.name, m.size, m.hashes, m.have);
-        if (r.code === "bad") this.log.debug(`${user}: file_register ${JSON.stringify(m.name).slice(0, 80)} refused: ${r.why}`);
+        if (r.code === "bad" || r.code === "full") this.log.debug(`${user}: file_register ${JSON.stringify(m.name).slice(0, 80)} refused: ${r.why}`);
         if (r.code === "conflict") return { code: "file_conflict", size: r.size, hashes: r.hashes };
         const code = { new: "file_new", same: "file_same", full: "registry_full", bad: "bad_args" } as const;
         return { code: code[r.code] };

@@ -7,6 +7,7 @@ import { systemClock } from "../common/clock.ts";
 import { cac, fail, intArg, parseCli, setHelp, UsageError } from "../common/cli.ts";
 import { makeLogger } from "../common/logger.ts";
 import { parseCredentials } from "./accounts.ts";
+import { DEFAULT_ADMISSION } from "./admission.ts";
 import { DEFAULT_LIMITS } from "./hub.ts";
 import { ChatServer } from "./server.ts";
 import { sqliteStore } from "./sqlite-store.ts";
@@ -25,7 +26,11 @@ cli
   })
   .option("--login-timeout <seconds>", "Close a connection that has not logged in after this long", {
     default: DEFAULT_LIMITS.preLoginMs / 1000,
-  });
+  })
+  .option("--max-prelogin-per-address <n>", "Connections not yet logged in allowed from one address", {
+    default: DEFAULT_ADMISSION.perAddress,
+  })
+  .option("--max-prelogin <n>", "Connections not yet logged in allowed in all", { default: DEFAULT_ADMISSION.total });
 setHelp(cli, {
   summary: "terminal chat server (accounts, messages, presence, peer-to-peer and file sharing)",
   usage: USAGE,
@@ -42,12 +47,14 @@ setHelp(cli, {
 });
 
 const { args, options } = parseCli(cli, process.argv, USAGE);
-let port: number, blockSec: number, timeoutSec: number, loginSec: number;
+let port: number, blockSec: number, timeoutSec: number, loginSec: number, perAddress: number, preloginTotal: number;
 try {
   port = intArg("server_port", args[0], 1, 65535);
   blockSec = intArg("block_duration", args[1], 1, 1_000_000);
   timeoutSec = intArg("timeout", args[2], 1, 1_000_000);
   loginSec = intArg("--login-timeout", options.loginTimeout, 1, 1_000_000);
+  perAddress = intArg("--max-prelogin-per-address", options.maxPreloginPerAddress, 1, 1_000_000);
+  preloginTotal = intArg("--max-prelogin", options.maxPrelogin, 1, 1_000_000);
   for (const k of ["credentials", "host", "store"]) {
     if (options[k] !== undefined && typeof options[k] !== "string") throw new UsageError(`--${k} needs a value`);
   }
@@ -90,6 +97,7 @@ const server = new ChatServer({
   clock: systemClock,
   log,
   hub: { blockMs: blockSec * 1000, timeoutMs: timeoutSec * 1000, ...DEFAULT_LIMITS, preLoginMs: loginSec * 1000 },
+  admission: { perAddress, total: preloginTotal },
 });
 try {
   const bound = server.start();

@@ -7,12 +7,17 @@ import type { Clock } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
 import { KIND_JSON } from "../protocol/frame.ts";
 import { decodeClient, encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
+import { splitReply } from "../protocol/listing.ts";
 import { Link, listenLinks } from "../net/link.ts";
+import { Admission, type AdmissionLimits } from "./admission.ts";
 import { Hub, type HubConfig, type Outbox } from "./hub.ts";
 import type { Store } from "./store.ts";
 
 /** Bytes queued for a client that stops reading before it is dropped. */
 export const MAX_CLIENT_QUEUE = 8 * 1024 * 1024;
+
+/** Whether an encoded frame is within the client↔server limit (its length field counts kind + body). */
+const fits = (frame: Uint8Array) => frame.byteLength - 4 <= MAX_SERVER_FRAME;
 
 export type ServerOptions = {
   host: string;
@@ -22,6 +27,8 @@ export type ServerOptions = {
   clock: Clock;
   log: Logger;
   hub: HubConfig;
+  /** Caps on connections not yet logged in (default DEFAULT_ADMISSION). */
+  admission?: AdmissionLimits;
 };
 
 export class ChatServer {
@@ -29,15 +36,26 @@ export class ChatServer {
   private nextSid = 1;
   readonly hub: Hub;
   private listener: TCPSocketListener<any> | null = null;
+  private readonly admission: Admission;
 
   constructor(private readonly opts: ServerOptions) {
+    this.admission = new Admission(opts.admission);
     const outbox: Outbox = {
       // The offline backlog goes out in one burst at login: a client that logs in
       // and reads is not "not reading" because its mailbox was full (docs/limits.md).
-      send: (sid, msg) => this.links.get(sid)?.send(encodeMessage(msg), msg.t === "msg" && msg.kind === "offline"),
+      send: (sid, msg) => {
+        const link = this.links.get(sid);
+        if (!link) return;
+        // Logged in: no longer counted against the pre-login caps.
+        if (msg.t === "login_result" && msg.code === "ok") this.admission.release(sid);
+        const bytes = encodeMessage(msg);
+        if (fits(bytes)) link.send(bytes, msg.t === "msg" && msg.kind === "offline");
+        else this.sendSplit(sid, link, msg);
+      },
       sendMany: (sids, msg: ServerMsg) => {
         if (sids.length === 0) return;
         const bytes = encodeMessage(msg);
+        if (!fits(bytes)) return opts.log.debug(`${msg.t} of ${bytes.byteLength} bytes does not fit a frame, not sent`);
         // Presence notices may wait a few ms to share a write with the next ones
         // (a login storm), in order with everything else on each link.
         if (msg.t === "presence") for (const sid of sids) this.links.get(sid)?.sendLazy(bytes);
@@ -46,6 +64,33 @@ export class ChatServer {
       close: (sid) => this.links.get(sid)?.end(),
     };
     this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log);
+  }
+
+  /**
+   * A message over the frame limit: a listing (whoelse, whoelsesince, file_search
+   * holders) goes out in parts (listing.ts); anything else cannot be cut, and a
+   * sender that made one (a user name of thousands of escaped characters) is told nothing.
+   */
+  private sendSplit(sid: number, link: Link, msg: ServerMsg): void {
+    const { log } = this.opts;
+    if (msg.t !== "reply") return log.debug(`session ${sid}: ${msg.t} does not fit a frame, not sent`);
+    const { parts, dropped } = splitReply(msg, MAX_SERVER_FRAME - 1);
+    if (dropped.length > 0) log.debug(`session ${sid}: ${dropped.length} list item(s) too long for a frame left out of reply ${msg.id}`);
+    for (const p of parts) link.send(encodeMessage(p));
+  }
+
+  /**
+   * The pre-login caps (admission.ts): a connection over them is told why
+   * (`error {code:"busy"}`) and closed before anything else; the hub never sees it.
+   */
+  private admit(sid: number, link: Link): boolean {
+    const refused = this.admission.admit(sid, link.remoteAddress);
+    if (!refused) return true;
+    this.opts.log.debug(`session ${sid}: connection from ${link.remoteAddress} refused: ${refused.detail}`);
+    link.attach({ frame: () => {}, close: (reason) => this.opts.log.debug(`session ${sid}: link closed: ${reason}`) });
+    link.send(encodeMessage({ t: "error", code: "busy", detail: "too many connections waiting to log in; try again later" }));
+    link.end();
+    return false;
   }
 
   /** Start listening; throws (EADDRINUSE, ...) if the port cannot be bound. */
@@ -57,6 +102,7 @@ export class ChatServer {
       { maxFrame: MAX_SERVER_FRAME, maxQueued: MAX_CLIENT_QUEUE, flushPerTurn: true },
       (link) => {
         const sid = this.nextSid++;
+        if (!this.admit(sid, link)) return;
         this.links.set(sid, link);
         link.attach({
           frame: (f) => {
@@ -82,6 +128,7 @@ export class ChatServer {
           close: (reason) => {
             log.debug(`session ${sid}: link closed: ${reason}`);
             this.links.delete(sid);
+            this.admission.release(sid);
             // A link can close inside a hub call (a send that overflows a client that
             // stopped reading); tell the hub afterwards, never in the middle of a rule.
             queueMicrotask(() => {

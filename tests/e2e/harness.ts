@@ -129,7 +129,7 @@ export type ServerProc = { port: number; proc: Subprocess<"ignore", "pipe", "pip
 
 /** Start ./server on a free port (with -d so we see when it listens). */
 export async function startServer(
-  opts: { block?: number; timeout?: number; store?: string; extra?: string[]; port?: number } = {},
+  opts: { block?: number; timeout?: number; store?: string; extra?: string[]; port?: number; credentials?: string } = {},
 ): Promise<ServerProc> {
   requireBinaries();
   for (let attempt = 0; ; attempt++) {
@@ -137,7 +137,7 @@ export async function startServer(
     const proc = Bun.spawn(
       [
         SERVER_BIN, String(port), String(opts.block ?? 2), String(opts.timeout ?? 30),
-        "-d", "--host", "127.0.0.1", "--credentials", CREDENTIALS, "--store", opts.store ?? ":memory:",
+        "-d", "--host", "127.0.0.1", "--credentials", opts.credentials ?? CREDENTIALS, "--store", opts.store ?? ":memory:",
         ...(opts.extra ?? []),
       ],
       { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: ROOT },

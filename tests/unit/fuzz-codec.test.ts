@@ -240,7 +240,7 @@ const text = fc.string({ unit: "binary", maxLength: 200 });
 const id = fc.nat();
 const validClient: fc.Arbitrary<ClientMsg> = fc.oneof(
   fc.record({ t: fc.constant("hello" as const), v: fc.nat(), app: text }),
-  fc.record({ t: fc.constant("login" as const), user: names, pass: text, peerPort: fc.option(fc.nat(65535), { nil: undefined }) }, { requiredKeys: ["t", "user", "pass"] }),
+  fc.record({ t: fc.constant("login" as const), user: names, pass: text, peerPort: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }) }, { requiredKeys: ["t", "user", "pass"] }),
   fc.record({ t: fc.constant("message" as const), id, to: names, text }),
   fc.record({ t: fc.constant("broadcast" as const), id, text }),
   fc.record({ t: fc.constant("whoelse" as const), id }),
