@@ -2,20 +2,17 @@
  * The logged-in client: the command loop, and what server events look like on
  * screen. Commands are run one after another so their output keeps its order.
  */
+import type { Clock } from "../common/clock.ts";
 import { stripControls } from "../common/sanitize.ts";
 import { helpText, parseCommand, type Command } from "./commands.ts";
-import type { Reply, ServerEvent, ServerSession } from "./session.ts";
-import type { FileCommand, Sharing } from "./sharing.ts";
+import type { FileCommand, Sharing } from "./files/commands.ts";
+import type { PrivateChat } from "./peer/chat.ts";
+import type { Answer, ServerEvent, ServerSession } from "./session.ts";
 import { exitAfterFlush, type Terminal } from "./terminal.ts";
 import { T } from "./texts.ts";
 
-/** What the peer-to-peer part offers the command loop (see peers.ts). */
-export interface PrivateChat {
-  start(user: string): Promise<void>;
-  send(user: string, text: string): void;
-  stop(user: string): void;
-  closeAll(): void;
-}
+/** How long logout waits for the server's `bye` before closing anyway. */
+const LOGOUT_WAIT_MS = 2000;
 
 export class ClientApp {
   private leaving = false;
@@ -29,6 +26,7 @@ export class ClientApp {
     readonly user: string,
     private readonly term: Terminal,
     private readonly server: ServerSession,
+    private readonly clock: Clock,
   ) {
     server.setEventHandler((e) => this.onServerEvent(e));
     server.onClose = () => {
@@ -68,7 +66,9 @@ export class ClientApp {
     const reply = this.server.request({ t: "logout" });
     this.leaving = true;
     this.peers?.closeAll();
-    await Promise.race([reply, new Promise((r) => setTimeout(r, 2000))]);
+    let timer: { cancel(): void } | null = null;
+    await Promise.race([reply, new Promise<void>((r) => (timer = this.clock.after(LOGOUT_WAIT_MS, r)))]);
+    timer!.cancel();
     this.term.print(T.goodbye, "system");
     this.server.close();
     this.term.close();
@@ -83,7 +83,8 @@ export class ClientApp {
       }
       case "broadcast": {
         const r = await this.server.request({ t: "broadcast", text: cmd.text });
-        return this.show(r.code === "partial" ? T.broadcastPartial : r.code === "too_long" ? T.tooLong : null);
+        const text = { ok: null, partial: T.broadcastPartial, too_long: T.tooLong };
+        return this.show(r.code === "unexpected" ? T.unexpectedAnswer(r.got) : text[r.code]);
       }
       case "whoelse": {
         const r = await this.server.request({ t: "whoelse" });
@@ -95,13 +96,15 @@ export class ClientApp {
       }
       case "block": {
         const r = await this.server.request({ t: "block", user: cmd.user });
+        if (r.code === "unexpected") return this.show(T.unexpectedAnswer(r.got));
         const text = { ok: T.blockedUser(cmd.user), self: T.blockSelf, invalid_user: T.invalidUser, already: T.alreadyBlocked(cmd.user) };
-        return this.show(text[r.code as keyof typeof text] ?? unexpected(r));
+        return this.show(text[r.code]);
       }
       case "unblock": {
         const r = await this.server.request({ t: "unblock", user: cmd.user });
+        if (r.code === "unexpected") return this.show(T.unexpectedAnswer(r.got));
         const text = { ok: T.unblockedUser(cmd.user), self: T.unblockSelf, invalid_user: T.invalidUser, not_blocked: T.notBlocked(cmd.user) };
-        return this.show(text[r.code as keyof typeof text] ?? unexpected(r));
+        return this.show(text[r.code]);
       }
       case "startprivate":
         this.server.activity();
@@ -135,7 +138,7 @@ export class ClientApp {
     await this.sharing?.run(cmd);
   }
 
-  private messageReply(to: string, r: Reply): string | null {
+  private messageReply(to: string, r: Answer<"message">): string | null {
     if (r.code === "ok" || r.code === "stored") this.seenUsers.add(to);
     switch (r.code) {
       case "ok":
@@ -152,8 +155,8 @@ export class ClientApp {
         return T.tooLong;
       case "mailbox_full":
         return T.mailboxFull(to);
-      default:
-        return unexpected(r);
+      case "unexpected":
+        return T.unexpectedAnswer(r.got);
     }
   }
 
@@ -162,8 +165,9 @@ export class ClientApp {
     this.term.print(text, text.startsWith("Error.") || text.startsWith("Your message could not") ? "error" : "notice");
   }
 
-  private showUsers(r: Reply, none: string): void {
-    const users = (r.users ?? []).map(stripControls);
+  private showUsers(r: Answer<"whoelse" | "whoelsesince">, none: string): void {
+    if (r.code === "unexpected") return this.show(T.unexpectedAnswer(r.got));
+    const users = r.users.map(stripControls);
     for (const u of users) this.seenUsers.add(u);
     if (users.length === 0) this.term.print(none, "notice");
     else this.term.printLines(users);
@@ -189,8 +193,4 @@ export class ClientApp {
         return this.term.print(`Error. ${stripControls(e.detail ?? e.code)}`, "error");
     }
   }
-}
-
-function unexpected(r: Reply): string {
-  return `Error. Unexpected answer from server (${r.code})`;
 }

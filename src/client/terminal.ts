@@ -4,7 +4,8 @@
  *
  * On a pipe (scripts, tests) there is no prompt, no colour, no progress line, and
  * every event is exactly one output line; lines are queued because readline emits
- * a whole chunk's lines at once (BUN-NOTES §2).
+ * all the lines of one input chunk at once (on a pipe, a reader that waited for
+ * each line with a fresh listener lost every line after the first and hung).
  *
  * On a TTY the bottom of the screen is the *input area*: an optional progress line,
  * then the prompt and the half-typed line (which may wrap over several rows).
@@ -15,9 +16,10 @@
 import * as readline from "node:readline";
 import kleur from "kleur";
 import { stripControls } from "../common/sanitize.ts";
+import type { ProgressOutput, Style } from "./output.ts";
 import { T } from "./texts.ts";
 
-export type Style = "plain" | "chat" | "private" | "error" | "notice" | "system" | "progress";
+export type { Style } from "./output.ts";
 
 export type TerminalOptions = {
   /** Colours wanted (no --no-color, no NO_COLOR); used only if stdout is a terminal. */
@@ -34,7 +36,7 @@ const PROGRESS_EVERY_MS = 100;
 /** What we reach into on node:readline's Interface (public fields Node's types omit). */
 type RlInternals = { output: NodeJS.WritableStream | null; prevRows: number; history: string[] };
 
-export class Terminal {
+export class Terminal implements ProgressOutput {
   /** Interactive: stdin and stdout are both terminals. */
   readonly isTTY = !!process.stdin.isTTY && !!process.stdout.isTTY;
   /** Colour codes are written (stdout is a terminal, colour not turned off). */

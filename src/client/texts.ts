@@ -85,6 +85,7 @@ export const T = {
     return `Downloading ${name} [${bar}] ${pct}% ${mib(bytes)}/${mib(total)} MiB, ${chunks}/${of} chunks`;
   },
 
+  unexpectedAnswer: (code: string) => `Error. Unexpected answer from server (${code})`,
   internalError: (what: string) => `Error. Something went wrong in the client (${what}); the session goes on`,
 
   // program-level errors (stderr)

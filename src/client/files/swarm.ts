@@ -1,23 +1,25 @@
 /**
  * The swarm download behind `download <name>` (SPEC §6): every missing chunk, from
- * every usable holder at once, as the scheduler (download-scheduler.ts) decides;
+ * every usable holder at once, as the scheduler (scheduler.ts) decides;
  * each chunk is verified as it streams in, marked held and announced to the server
  * as soon as it lands, so others can fetch it from us at once. Failed chunks are
  * retried elsewhere; when nothing is left to try, the holder list is refreshed from
  * the server a few times before giving up. Every loop here is bounded.
  */
-import type { Logger } from "../common/logger.ts";
-import { ChunkClient, type FetchOutcome } from "./download-fetch.ts";
-import { Scheduler, type Assignment, type Outcome } from "./download-scheduler.ts";
-import type { FileStore, LocalFile } from "./sharing-store.ts";
-
-/** What the registry says about a file: shape and, per holder, the chunks they hold. */
-export type FileInfo = { size: number; hashes: string[]; holders: Map<string, Set<number>> };
+import type { Clock } from "../../common/clock.ts";
+import type { Logger } from "../../common/logger.ts";
+import { ignored } from "../ignored.ts";
+import { ChunkClient, type FetchOutcome } from "./fetch.ts";
+import { Scheduler, type Assignment, type Outcome } from "./scheduler.ts";
+import type { FileInfo } from "./registry.ts";
+import type { FileStore, LocalFile } from "./store.ts";
 
 export interface SwarmDeps {
   me: string;
   store: FileStore;
   log: Logger;
+  /** Waits between holder refreshes. */
+  clock: Clock;
   /** A fresh registry answer for the file, or null if it is gone. */
   search(name: string): Promise<FileInfo | null>;
   /** The requester side of a link to `user`, opening one if needed, or an error text. */
@@ -126,8 +128,9 @@ export async function swarm(deps: SwarmDeps, f: LocalFile, info: FileInfo, opts:
     }
     if (sched.complete || !sched.waiting || refreshed >= refreshes) break;
     refreshed++;
-    await Bun.sleep(delay * refreshed);
-    const fresh = await deps.search(f.name).catch(() => null);
+    await new Promise<void>((wake) => deps.clock.after(delay * refreshed, wake));
+    // The server link is gone (SessionError): give up; the app reports the loss.
+    const fresh = await deps.search(f.name).catch(ignored(log, `download ${f.name}: refreshing holders`, null));
     if (!fresh || fresh.size !== f.size || !sameList(fresh.hashes, f.hashes)) break;
     log.debug(`download ${f.name}: stuck, holders refreshed (${refreshed}/${refreshes})`);
     sched.setHolders(othersOf(fresh, deps.me));

@@ -18,7 +18,7 @@ import type { FileHandle } from "node:fs/promises";
 import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { constants as fsc } from "node:fs";
-import { badFileName, chunkRange, HASH_RE, validShape } from "../protocol/files.ts";
+import { badFileName, chunkRange, HASH_RE, validShape } from "../../protocol/files.ts";
 
 /** The hidden folder inside the files folder that holds manifests and partial downloads. */
 export const META_DIR = ".termchat";
