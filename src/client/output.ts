@@ -17,4 +17,6 @@ export interface ProgressOutput extends Output {
   clearProgress?(): void;
   /** True when `progress()` draws something; else print one line per step. */
   readonly showsProgress?: boolean;
+  /** Width of the screen in characters (a progress line must fit on one row). */
+  readonly columns?: number;
 }

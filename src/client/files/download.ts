@@ -3,6 +3,7 @@
  * `private <user> download <name> <chunk>` (one chunk from one user).
  */
 import { badFileName } from "../../protocol/files.ts";
+import { formatProgress, RateMeter } from "../progress.ts";
 import { T } from "../texts.ts";
 import { say, shown, storeFailure, type FilesCtx } from "./context.ts";
 import type { FetchOutcome } from "./fetch.ts";
@@ -67,6 +68,8 @@ async function fetchAll(ctx: FilesCtx, f: LocalFile, info: FileInfo, bar: boolea
 /** What the swarm reports goes to the screen: a progress line on a TTY, a line per chunk elsewhere. */
 function swarmDeps(ctx: FilesCtx, f: LocalFile, bar: boolean): SwarmDeps {
   const { out, registry, links } = ctx;
+  const rate = new RateMeter(3000, () => ctx.clock.now());
+  let shown = 0;
   return {
     me: ctx.me,
     store: ctx.store,
@@ -81,8 +84,12 @@ function swarmDeps(ctx: FilesCtx, f: LocalFile, bar: boolean): SwarmDeps {
     chunkFailed: (c, u, o) => {
       if (o === "verify") say(out, T.chunkFailedVerification(c, f.name, u));
     },
-    progress: (bytes) => {
-      if (bar) out.progress!(T.fileProgress(f.name, f.have.size, f.hashes.length, bytes, f.size));
+    progress: (bytes, peers) => {
+      if (!bar) return;
+      if (bytes > shown) rate.add(bytes - shown);
+      shown = bytes;
+      const line = { name: f.name, chunksDone: f.have.size, chunksTotal: f.hashes.length, bytesDone: bytes, bytesTotal: f.size };
+      out.progress!(formatProgress({ ...line, bytesPerSecond: rate.rate(), peers }, out.columns ?? 80));
     },
   };
 }

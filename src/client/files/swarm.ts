@@ -29,7 +29,8 @@ export interface SwarmDeps {
   /** Events for the screen. */
   chunkLanded(c: number, from: string): void;
   chunkFailed(c: number, from: string, outcome: FetchOutcome): void;
-  progress(bytesDone: number): void;
+  /** Bytes held or streaming in, and how many peers are sending now. */
+  progress(bytesDone: number, peersSending: number): void;
 }
 
 export type SwarmOptions = {
@@ -50,93 +51,129 @@ export function othersOf(info: FileInfo, me: string): Map<string, Set<number>> {
 }
 
 /** Fetch every chunk of f not yet held. Resolves when all landed or nothing more can be done. */
-export async function swarm(deps: SwarmDeps, f: LocalFile, info: FileInfo, opts: SwarmOptions = {}): Promise<SwarmResult> {
-  const { store, log } = deps;
-  const missing: number[] = [];
-  for (let c = 1; c <= f.hashes.length; c++) if (!f.have.has(c)) missing.push(c);
-  const sched = new Scheduler(missing, othersOf(info, deps.me), {
-    random: Math.random,
-    ...(opts.maxPerPeer ? { maxPerPeer: opts.maxPerPeer } : {}),
-    ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
-    ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
-  });
-  const from = new Set<string>();
-  let heldBytes = 0;
-  for (const c of f.have) heldBytes += span(store, f, c);
-  let flowing = 0;
-  const running = new Set<Promise<void>>();
+export function swarm(deps: SwarmDeps, f: LocalFile, info: FileInfo, opts: SwarmOptions = {}): Promise<SwarmResult> {
+  return new Swarm(deps, f, info, opts).run();
+}
 
-  const run = async (a: Assignment): Promise<void> => {
-    const size = span(store, f, a.chunk);
+/** One swarm download's state: the scheduler, the transfers running, the bytes so far. */
+class Swarm {
+  private readonly sched: Scheduler;
+  private readonly from = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
+  /** Transfers running per peer (for the progress line's peer count). */
+  private readonly sending = new Map<string, number>();
+  private heldBytes = 0;
+  /** Bytes of chunks still streaming in (not yet verified). */
+  private flowing = 0;
+
+  constructor(
+    private readonly deps: SwarmDeps,
+    private readonly f: LocalFile,
+    info: FileInfo,
+    private readonly opts: SwarmOptions,
+  ) {
+    const missing: number[] = [];
+    for (let c = 1; c <= f.hashes.length; c++) if (!f.have.has(c)) missing.push(c);
+    this.sched = new Scheduler(missing, othersOf(info, deps.me), {
+      random: Math.random,
+      ...(opts.maxPerPeer ? { maxPerPeer: opts.maxPerPeer } : {}),
+      ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
+      ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+    });
+    for (const c of f.have) this.heldBytes += span(deps.store, f, c);
+  }
+
+  async run(): Promise<SwarmResult> {
+    const { sched, running, opts } = this;
+    const refreshes = opts.refreshes ?? 3;
+    let refreshed = 0;
+    // Each turn starts or ends at least one transfer, or spends a refresh: bounded.
+    const maxTurns = 4 * this.f.hashes.length * (opts.maxAttempts ?? 6) + 4 * refreshes + 16;
+    for (let turn = 0; turn < maxTurns; turn++) {
+      for (let a = sched.next(); a; a = sched.next()) {
+        const p: Promise<void> = this.fetch(a).finally(() => running.delete(p));
+        running.add(p);
+      }
+      if (running.size > 0) {
+        await Promise.race(running);
+        continue;
+      }
+      if (sched.complete || !sched.waiting || refreshed >= refreshes) break;
+      refreshed++;
+      if (!(await this.refresh(refreshed, refreshes))) break;
+    }
+    await Promise.allSettled([...running]);
+    return { from: this.from, missing: sched.missing() };
+  }
+
+  /** Stuck: wait, then ask the server for the holders again. False: the file is gone or changed. */
+  private async refresh(k: number, of: number): Promise<boolean> {
+    const { deps, f } = this;
+    await new Promise<void>((wake) => deps.clock.after((this.opts.refreshDelayMs ?? 500) * k, wake));
+    // The server link is gone (SessionError): give up; the app reports the loss.
+    const fresh = await deps.search(f.name).catch(ignored(deps.log, `download ${f.name}: refreshing holders`, null));
+    if (!fresh || fresh.size !== f.size || !sameList(fresh.hashes, f.hashes)) return false;
+    deps.log.debug(`download ${f.name}: stuck, holders refreshed (${k}/${of})`);
+    this.sched.setHolders(othersOf(fresh, deps.me));
+    return true;
+  }
+
+  /** One assignment: fetch the chunk from the peer, record it, report to the scheduler. */
+  private async fetch(a: Assignment): Promise<void> {
+    const { deps, f } = this;
+    this.sending.set(a.peer, (this.sending.get(a.peer) ?? 0) + 1);
     let got = 0;
-    let outcome: FetchOutcome;
+    let outcome: FetchOutcome = "gone";
     let onDisk = false;
     const cl = await deps.client(a.peer);
-    if (typeof cl === "string") {
-      log.debug(`download ${f.name}: cannot reach ${a.peer}: ${cl}`);
-      outcome = "gone";
-    } else {
-      const { start } = store.span(f, a.chunk);
-      const r = await cl.fetch(f.name, a.chunk, { path: store.partPath(f.name), start, size, hash: f.hashes[a.chunk - 1]! }, (n) => {
+    if (typeof cl === "string") deps.log.debug(`download ${f.name}: cannot reach ${a.peer}: ${cl}`);
+    else {
+      const { start, end } = deps.store.span(f, a.chunk);
+      const target = { path: deps.store.partPath(f.name), start, size: end - start, hash: f.hashes[a.chunk - 1]! };
+      ({ outcome, onDisk } = await cl.fetch(f.name, a.chunk, target, (n) => {
         got += n;
-        flowing += n;
-        deps.progress(heldBytes + flowing);
-      });
-      outcome = r.outcome;
-      onDisk = r.onDisk;
+        this.flowing += n;
+        this.progress();
+      }));
     }
-    flowing -= got;
-    if (outcome === "ok") {
-      try {
-        await store.markHeld(f, a.chunk, onDisk);
-      } catch (e) {
-        log.debug(`download ${f.name}: cannot record chunk ${a.chunk}: ${(e as Error).message}`);
-        outcome = "error";
-      }
-    }
-    if (outcome === "ok") {
-      heldBytes += size;
-      from.add(a.peer);
-      deps.announce(f, a.chunk);
-      deps.chunkLanded(a.chunk, a.peer);
-      if (log.enabled) {
-        const m = process.memoryUsage();
-        const mib = (n: number) => (n / 1048576).toFixed(1);
-        log.debug(`download ${f.name}: chunk ${a.chunk} from ${a.peer} (rss ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)}, buffers ${mib(m.arrayBuffers)})`);
-      }
-      deps.progress(heldBytes + flowing);
-    } else {
-      log.debug(`download ${f.name}: chunk ${a.chunk} from ${a.peer}: ${outcome}`);
+    this.flowing -= got;
+    this.sending.set(a.peer, this.sending.get(a.peer)! - 1);
+    if (outcome === "ok") outcome = await this.landed(a, onDisk);
+    else {
+      deps.log.debug(`download ${f.name}: chunk ${a.chunk} from ${a.peer}: ${outcome}`);
       deps.chunkFailed(a.chunk, a.peer, outcome);
     }
-    sched.report(a, toOutcome(outcome));
-  };
-
-  const refreshes = opts.refreshes ?? 3;
-  const delay = opts.refreshDelayMs ?? 500;
-  let refreshed = 0;
-  // Each turn starts or ends at least one transfer, or spends a refresh: bounded.
-  const maxTurns = 4 * f.hashes.length * (opts.maxAttempts ?? 6) + 4 * refreshes + 16;
-  for (let turn = 0; turn < maxTurns; turn++) {
-    for (let a = sched.next(); a; a = sched.next()) {
-      const p: Promise<void> = run(a).finally(() => running.delete(p));
-      running.add(p);
-    }
-    if (running.size > 0) {
-      await Promise.race(running);
-      continue;
-    }
-    if (sched.complete || !sched.waiting || refreshed >= refreshes) break;
-    refreshed++;
-    await new Promise<void>((wake) => deps.clock.after(delay * refreshed, wake));
-    // The server link is gone (SessionError): give up; the app reports the loss.
-    const fresh = await deps.search(f.name).catch(ignored(log, `download ${f.name}: refreshing holders`, null));
-    if (!fresh || fresh.size !== f.size || !sameList(fresh.hashes, f.hashes)) break;
-    log.debug(`download ${f.name}: stuck, holders refreshed (${refreshed}/${refreshes})`);
-    sched.setHolders(othersOf(fresh, deps.me));
+    this.sched.report(a, toOutcome(outcome));
   }
-  await Promise.allSettled([...running]);
-  return { from, missing: sched.missing() };
+
+  /** A verified chunk: mark it held, announce it, show it. */
+  private async landed(a: Assignment, onDisk: boolean): Promise<FetchOutcome> {
+    const { deps, f } = this;
+    try {
+      await deps.store.markHeld(f, a.chunk, onDisk);
+    } catch (e) {
+      deps.log.debug(`download ${f.name}: cannot record chunk ${a.chunk}: ${(e as Error).message}`);
+      deps.chunkFailed(a.chunk, a.peer, "error");
+      return "error";
+    }
+    this.heldBytes += span(deps.store, f, a.chunk);
+    this.from.add(a.peer);
+    deps.announce(f, a.chunk);
+    deps.chunkLanded(a.chunk, a.peer);
+    if (deps.log.enabled) {
+      const m = process.memoryUsage();
+      const mib = (n: number) => (n / 1048576).toFixed(1);
+      deps.log.debug(`download ${f.name}: chunk ${a.chunk} from ${a.peer} (rss ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)}, buffers ${mib(m.arrayBuffers)})`);
+    }
+    this.progress();
+    return "ok";
+  }
+
+  private progress(): void {
+    let peers = 0;
+    for (const n of this.sending.values()) if (n > 0) peers++;
+    this.deps.progress(this.heldBytes + this.flowing, peers);
+  }
 }
 
 function toOutcome(o: FetchOutcome): Outcome {
