@@ -63,12 +63,17 @@ export class ClientApp {
 
   async logout(): Promise<void> {
     if (this.leaving) return;
-    const reply = this.server.request({ t: "logout" });
+    // If the link is gone already there is no `bye` to wait for (the request fails at once).
+    const reply = this.server.request({ t: "logout" }).catch(() => null);
     this.leaving = true;
     this.peers?.closeAll();
-    let timer: { cancel(): void } | null = null;
-    await Promise.race([reply, new Promise<void>((r) => (timer = this.clock.after(LOGOUT_WAIT_MS, r)))]);
-    timer!.cancel();
+    await new Promise<void>((done) => {
+      const timer = this.clock.after(LOGOUT_WAIT_MS, done);
+      void reply.then(() => {
+        timer.cancel();
+        done();
+      });
+    });
     this.term.print(T.goodbye, "system");
     this.server.close();
     this.term.close();
@@ -76,6 +81,44 @@ export class ClientApp {
   }
 
   private async execute(cmd: Command): Promise<void> {
+    switch (cmd.name) {
+      case "message":
+      case "broadcast":
+      case "whoelse":
+      case "whoelsesince":
+      case "block":
+      case "unblock":
+        return this.ask(cmd);
+      case "startprivate":
+        this.server.activity();
+        return this.peers?.start(cmd.user);
+      case "private":
+        this.server.activity();
+        return this.peers?.send(cmd.user, cmd.text);
+      case "stopprivate":
+        this.server.activity();
+        return this.peers?.stop(cmd.user);
+      case "register":
+      case "searchFile":
+      case "searchChunk":
+      case "download":
+      case "privateDownload":
+        this.server.activity();
+        return this.files(cmd);
+      case "help":
+        this.server.activity();
+        return this.term.printLines(helpText(cmd.topic, this.term.isTTY));
+      case "logout":
+        return this.logout();
+      default: {
+        const never: never = cmd;
+        throw new Error(`unhandled command ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** The commands the server answers: ask, and show the answer. */
+  private async ask(cmd: Extract<Command, { name: "message" | "broadcast" | "whoelse" | "whoelsesince" | "block" | "unblock" }>): Promise<void> {
     switch (cmd.name) {
       case "message": {
         const r = await this.server.request({ t: "message", to: cmd.user, text: cmd.text });
@@ -105,31 +148,6 @@ export class ClientApp {
         if (r.code === "unexpected") return this.show(T.unexpectedAnswer(r.got));
         const text = { ok: T.unblockedUser(cmd.user), self: T.unblockSelf, invalid_user: T.invalidUser, not_blocked: T.notBlocked(cmd.user) };
         return this.show(text[r.code]);
-      }
-      case "startprivate":
-        this.server.activity();
-        return this.peers?.start(cmd.user);
-      case "private":
-        this.server.activity();
-        return this.peers?.send(cmd.user, cmd.text);
-      case "stopprivate":
-        this.server.activity();
-        return this.peers?.stop(cmd.user);
-      case "register":
-      case "searchFile":
-      case "searchChunk":
-      case "download":
-      case "privateDownload":
-        this.server.activity();
-        return this.files(cmd);
-      case "help":
-        this.server.activity();
-        return this.term.printLines(helpText(cmd.topic, this.term.isTTY));
-      case "logout":
-        return this.logout();
-      default: {
-        const never: never = cmd;
-        throw new Error(`unhandled command ${JSON.stringify(never)}`);
       }
     }
   }

@@ -68,6 +68,7 @@ try {
 let app: ClientApp | null = null;
 const term: Terminal = new Terminal({
   color,
+  clock,
   complete: (line): [string[], string] =>
     complete(line, {
       usages: COMMANDS,

@@ -160,10 +160,11 @@ export class ServerSession {
     this.closed = true;
     for (const w of this.waiting) w.resolve({ t: "error", code: "closed", detail: "connection closed" });
     this.waiting = [];
-    // Requests still open will never be answered: fail them, so no caller waits forever.
+    this.onClose(reason);
+    // Requests still open will never be answered: fail them, so no caller waits forever
+    // (after onClose, so the app knows it is leaving when the failures reach it).
     const open = [...this.pending.values()];
     this.pending.clear();
     for (const p of open) p.reject(new SessionError("connection closed"));
-    this.onClose(reason);
   }
 }

@@ -31,7 +31,7 @@ export class Sharing {
   private readonly ctx: FilesCtx;
 
   constructor(me: string, dir: string, out: ProgressOutput, server: ServerSession, peers: Peers, log: Logger, clock: Clock) {
-    const store = (this.store = new FileStore(dir));
+    const store = (this.store = new FileStore(dir, log));
     const registry = new Registry(server, log);
     const links = new ChunkLinks(peers, store, log, clock);
     this.ctx = { me, store, registry, links, out, log, clock, usable: () => this.usable() };

@@ -99,11 +99,13 @@ export class ChunkServer {
     for (const u of this.uploads.values()) u.cancelled = true;
   }
 
+  private refuse(req: number, name: string, c: number, reason: "not_held" | "bad_name" | "busy"): void {
+    this.log.debug(`peer ${this.conn.user} asked for chunk ${c} of ${JSON.stringify(name).slice(0, 80)}: ${reason}`);
+    this.conn.send({ t: "chunk_none", req, reason });
+  }
+
   private async serve(req: number, name: string, c: number): Promise<void> {
-    const none = (reason: "not_held" | "bad_name" | "busy" | "error") => {
-      this.log.debug(`peer ${this.conn.user} asked for chunk ${c} of ${JSON.stringify(name).slice(0, 80)}: ${reason}`);
-      this.conn.send({ t: "chunk_none", req, reason });
-    };
+    const none = (reason: "not_held" | "bad_name" | "busy") => this.refuse(req, name, c, reason);
     if (badFileName(name) !== null) return none("bad_name");
     const f = this.store.get(name);
     if (!f || !f.have.has(c)) return none("not_held");

@@ -18,7 +18,9 @@ import type { FileHandle } from "node:fs/promises";
 import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { constants as fsc } from "node:fs";
+import { silentLogger, type Logger } from "../../common/logger.ts";
 import { badFileName, chunkRange, HASH_RE, validShape } from "../../protocol/files.ts";
+import { ignored } from "../ignored.ts";
 
 /** The hidden folder inside the files folder that holds manifests and partial downloads. */
 export const META_DIR = ".termchat";
@@ -46,7 +48,10 @@ export class FileStore {
   readonly meta: string;
   private saving = new Map<string, Promise<void>>();
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger = silentLogger,
+  ) {
     this.meta = join(dir, META_DIR);
   }
 
@@ -56,7 +61,8 @@ export class FileStore {
     for (const entry of await readdir(this.meta)) {
       if (!entry.endsWith(".json")) continue;
       const name = entry.slice(0, -".json".length);
-      const f = await this.readManifest(name).catch(() => null);
+      // An unreadable manifest is dropped below, like a stale one.
+      const f = await this.readManifest(name).catch(ignored(this.log, `files: reading manifest ${entry}`, null));
       if (!f) {
         log(`files: dropping stale or unreadable manifest ${entry}`);
         await this.forget(name);
@@ -222,7 +228,8 @@ export class FileStore {
   /** Drop what we know of `name` (manifest and partial data; a complete file stays on disk). */
   async forget(name: string): Promise<void> {
     this.files.delete(name);
-    await this.saving.get(name)?.catch(() => {});
+    // A save still running for a file we drop: its failure no longer matters.
+    await this.saving.get(name)?.catch(ignored(this.log, `files: saving manifest of dropped ${name}`, undefined));
     await rm(join(this.meta, `${name}.json`), { force: true });
     await rm(this.partPath(name), { force: true });
   }
@@ -233,7 +240,7 @@ export class FileStore {
   save(f: LocalFile): Promise<void> {
     const prev = this.saving.get(f.name) ?? Promise.resolve();
     const next = prev
-      .catch(() => {})
+      .catch(() => {}) // that save's own caller got its error; this one starts afresh
       .then(async () => {
         const m: Manifest = {
           v: 1, name: f.name, size: f.size, hashes: f.hashes,
@@ -247,7 +254,7 @@ export class FileStore {
     this.saving.set(f.name, next);
     void next.finally(() => {
       if (this.saving.get(f.name) === next) this.saving.delete(f.name);
-    }).catch(() => {});
+    }).catch(() => {}); // the caller gets the error from `next` itself
     return next;
   }
 
@@ -260,13 +267,13 @@ export class FileStore {
     if (!m.have.every((c) => Number.isSafeInteger(c) && c >= 1 && c <= n)) return null;
     const f: LocalFile = { name, size: m.size, hashes: m.hashes, have: new Set(m.have), complete: !!m.complete, checked: new Set() };
     if (f.complete) {
-      const st = await stat(this.pathOf(name)).catch(() => null);
+      const st = await stat(this.pathOf(name)).catch(ignored(this.log, `files: ${name}`, null));
       // Changed since it was recorded: its chunks no longer match the registry.
       if (!st || !st.isFile() || st.size !== m.size || st.mtimeMs !== m.mtimeMs) return null;
       f.have = allChunks(n);
       f.mtimeMs = m.mtimeMs;
     } else {
-      const st = await stat(this.partPath(name)).catch(() => null);
+      const st = await stat(this.partPath(name)).catch(ignored(this.log, `files: ${name}.part`, null));
       if (!st || st.size !== m.size) return null;
     }
     return f;
