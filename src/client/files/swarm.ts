@@ -9,7 +9,8 @@
 import type { Clock } from "../../common/clock.ts";
 import type { Logger } from "../../common/logger.ts";
 import { ignored } from "../ignored.ts";
-import { ChunkClient, type FetchOutcome } from "./fetch.ts";
+import { sameList } from "./context.ts";
+import type { ChunkClient, FetchOutcome } from "./fetch.ts";
 import { Scheduler, type Assignment, type Outcome } from "./scheduler.ts";
 import type { FileInfo } from "./registry.ts";
 import type { FileStore, LocalFile } from "./store.ts";
@@ -197,8 +198,4 @@ function toOutcome(o: FetchOutcome): Outcome {
 function span(store: FileStore, f: LocalFile, c: number): number {
   const r = store.span(f, c);
   return r.end - r.start;
-}
-
-function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

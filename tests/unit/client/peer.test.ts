@@ -20,6 +20,15 @@ function setup(dial?: ConstructorParameters<typeof Peers>[3]) {
   return { clock, peers };
 }
 
+/** A call coming in to `peers` from `from` with `token`: the callee's link. */
+async function callIn(peers: Peers, from: string, token: string): Promise<FakeLink> {
+  const link = new FakeLink();
+  peers.accept(link);
+  link.deliver({ t: "peer_hello", v: 1, from, token });
+  await settle();
+  return link;
+}
+
 describe("callee side", () => {
   test("a link that never sends peer_hello is destroyed after PEER_HANDSHAKE_MS, not before", () => {
     const { clock, peers } = setup();
@@ -38,10 +47,7 @@ describe("callee side", () => {
       req.t === "peer_check" && req.user === "alice" && req.token === "tok" ? { code: "token_ok", user: "alice" } : { code: "token_bad" },
     );
     peers.ready("bob", session);
-    const link = new FakeLink();
-    peers.accept(link);
-    link.deliver({ t: "peer_hello", v: 1, from: "alice", token: "tok" });
-    await settle();
+    const link = await callIn(peers, "alice", "tok");
     expect(toServer.sentTypes).toContain("peer_check");
     expect(link.sent).toEqual([{ t: "peer_welcome", user: "bob" }]);
     clock.advance(PEER_HANDSHAKE_MS * 2);
@@ -53,10 +59,7 @@ describe("callee side", () => {
     const { clock, peers } = setup();
     const { session } = await fakeServer(clock, () => ({ code: "token_bad", user: "alice" }));
     peers.ready("bob", session);
-    const link = new FakeLink();
-    peers.accept(link);
-    link.deliver({ t: "peer_hello", v: 1, from: "alice", token: "forged" });
-    await settle();
+    const link = await callIn(peers, "alice", "forged");
     expect(link.sent).toEqual([{ t: "peer_reject", reason: "not authorised" }]);
     expect(link.ended).toBe(true);
     expect(peers.openSessions).toEqual([]);
@@ -163,10 +166,7 @@ describe("router", () => {
     new Chat(peers, { print: (t) => void printed.push(t) });
     const { session } = await fakeServer(clock, () => ({ code: "token_ok", user: "alice" }));
     peers.ready("bob", session);
-    const link = new FakeLink();
-    peers.accept(link);
-    link.deliver({ t: "peer_hello", v: 1, from: "alice", token: "tok" });
-    await settle();
+    const link = await callIn(peers, "alice", "tok");
     link.deliver({ t: "pm", text: "hello\u001b[2J" });
     link.deliver({ t: "pm_stop" });
     expect(printed).toEqual([T.privateChat("alice", "hello"), T.peerStoppedPrivate("alice")]);
