@@ -33,10 +33,6 @@ export function shown(users: string[]): string[] {
   return users.map(stripControls).sort();
 }
 
-export function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** The text for a files-folder failure while starting or finishing a download. */
 export function storeFailure(store: FileStore, name: string, e: unknown): string {
   return e instanceof LocalNameTaken ? T.localNameTaken(name) : T.filesFolderUnusable(store.dir, (e as Error).message);

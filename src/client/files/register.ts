@@ -7,7 +7,8 @@ import { basename, isAbsolute, join, resolve } from "node:path";
 import { badFileName, chunkCount, DEFAULT_CHUNKS } from "../../protocol/files.ts";
 import { ignored } from "../ignored.ts";
 import { T } from "../texts.ts";
-import { sameList, say, type FilesCtx } from "./context.ts";
+import { say, type FilesCtx } from "./context.ts";
+import { sameList } from "./store.ts";
 
 export async function register(ctx: FilesCtx, pathArg: string, wanted?: number): Promise<void> {
   const { store, log, out } = ctx;

@@ -13,19 +13,16 @@
  * Reads and writes go through file handles at offsets, in pieces: memory does not
  * grow with the file size.
  */
-import { createHash } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
 import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { constants as fsc } from "node:fs";
 import { silentLogger, type Logger } from "../../common/logger.ts";
 import { badFileName, chunkRange, HASH_RE, validShape } from "../../protocol/files.ts";
 import { ignored } from "../ignored.ts";
+import { hashChunks, hashRange, READ_PIECE } from "./file-hash.ts";
 
 /** The hidden folder inside the files folder that holds manifests and partial downloads. */
 export const META_DIR = ".termchat";
-/** Bytes read at a time when hashing or checking a file. */
-export const READ_PIECE = 1024 * 1024;
 
 export type LocalFile = {
   name: string;
@@ -101,19 +98,8 @@ export class FileStore {
   // ---- registering ----
 
   /** SHA-256 of every chunk of the file at `path` (size bytes, n chunks), read in pieces. */
-  async hashFile(path: string, size: number, n: number): Promise<string[]> {
-    const fh = await open(path, "r");
-    try {
-      const buf = Buffer.allocUnsafe(READ_PIECE);
-      const out: string[] = [];
-      for (let c = 1; c <= n; c++) {
-        const { start, end } = chunkRange(size, n, c);
-        out.push(await hashRange(fh, buf, start, end));
-      }
-      return out;
-    } finally {
-      await fh.close();
-    }
+  hashFile(path: string, size: number, n: number): Promise<string[]> {
+    return hashChunks(path, size, n);
   }
 
   /** Is `path` the very file <files>/<name>? */
@@ -287,18 +273,6 @@ export class LocalNameTaken extends Error {
 }
 
 /** SHA-256 (hex) of bytes [start, end) of an open file, read into `buf` piece by piece. */
-export async function hashRange(fh: FileHandle, buf: Buffer, start: number, end: number): Promise<string> {
-  const h = createHash("sha256");
-  for (let pos = start; pos < end; ) {
-    const want = Math.min(buf.byteLength, end - pos);
-    const { bytesRead } = await fh.read(buf, 0, want, pos);
-    if (bytesRead <= 0) throw new Error("file shorter than expected");
-    h.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
-  }
-  return h.digest("hex");
-}
-
 export function allChunks(n: number): Set<number> {
   const s = new Set<number>();
   for (let c = 1; c <= n; c++) s.add(c);
@@ -312,6 +286,6 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function sameList(a: string[], b: string[]): boolean {
+export function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -9,11 +9,10 @@
 import type { Clock } from "../../common/clock.ts";
 import type { Logger } from "../../common/logger.ts";
 import { ignored } from "../ignored.ts";
-import { sameList } from "./context.ts";
 import type { ChunkClient, FetchOutcome } from "./fetch.ts";
 import { Scheduler, type Assignment, type Outcome } from "./scheduler.ts";
 import type { FileInfo } from "./registry.ts";
-import type { FileStore, LocalFile } from "./store.ts";
+import { sameList, type FileStore, type LocalFile } from "./store.ts";
 
 export interface SwarmDeps {
   me: string;
