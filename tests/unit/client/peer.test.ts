@@ -119,6 +119,29 @@ describe("caller side", () => {
   });
 });
 
+describe("crossed calls", () => {
+  test("both call at once and both get through: both keep the link the smaller name opened", async () => {
+    let out: FakeLink | null = null;
+    const { clock, peers } = setup(async (_h, _p, events) => (out = new FakeLink(events)));
+    const { session } = await fakeServer(clock, (req) =>
+      req.t === "peer_request" ? { code: "peer", user: "alice", host: "h", port: 1, token: "out" } : { code: "token_ok", user: "alice" },
+    );
+    peers.ready("bob", session);
+    const opened = peers.open("alice");
+    await settle();
+    expect(out!.sentTypes).toEqual(["peer_hello"]);
+    const incoming = await callIn(peers, "alice", "in"); // alice's call to bob, welcomed first
+    expect(incoming.sentTypes).toEqual(["peer_welcome"]);
+    out!.deliver({ t: "peer_welcome", user: "alice" }); // then bob's own call is welcomed too
+    const conn = await opened;
+    // "alice" < "bob": the link alice opened (bob's incoming one) is the session.
+    expect(typeof conn === "string" ? conn : conn.link).toBe(incoming);
+    expect(out!.ended).toBe(true);
+    expect(incoming.isOpen).toBe(true);
+    expect(peers.openSessions).toEqual(["alice"]);
+  });
+});
+
 describe("router", () => {
   function linked() {
     const router = new PeerRouter(silentLogger);
