@@ -2,20 +2,17 @@
  * The logged-in client: the command loop, and what server events look like on
  * screen. Commands are run one after another so their output keeps its order.
  */
+import type { Clock } from "../common/clock.ts";
 import { stripControls } from "../common/sanitize.ts";
 import { helpText, parseCommand, type Command } from "./commands.ts";
-import type { Reply, ServerEvent, ServerSession } from "./session.ts";
-import type { FileCommand, Sharing } from "./sharing.ts";
+import type { FileCommand, Sharing } from "./files/commands.ts";
+import type { PrivateChat } from "./peer/chat.ts";
+import type { Answer, ServerEvent, ServerSession } from "./session.ts";
 import { exitAfterFlush, type Terminal } from "./terminal.ts";
 import { T } from "./texts.ts";
 
-/** What the peer-to-peer part offers the command loop (see peers.ts). */
-export interface PrivateChat {
-  start(user: string): Promise<void>;
-  send(user: string, text: string): void;
-  stop(user: string): void;
-  closeAll(): void;
-}
+/** How long logout waits for the server's `bye` before closing anyway. */
+const LOGOUT_WAIT_MS = 2000;
 
 export class ClientApp {
   private leaving = false;
@@ -29,6 +26,7 @@ export class ClientApp {
     readonly user: string,
     private readonly term: Terminal,
     private readonly server: ServerSession,
+    private readonly clock: Clock,
   ) {
     server.setEventHandler((e) => this.onServerEvent(e));
     server.onClose = () => {
@@ -65,10 +63,17 @@ export class ClientApp {
 
   async logout(): Promise<void> {
     if (this.leaving) return;
-    const reply = this.server.request({ t: "logout" });
+    // If the link is gone already there is no `bye` to wait for (the request fails at once).
+    const reply = this.server.request({ t: "logout" }).catch(() => null);
     this.leaving = true;
     this.peers?.closeAll();
-    await Promise.race([reply, new Promise((r) => setTimeout(r, 2000))]);
+    await new Promise<void>((done) => {
+      const timer = this.clock.after(LOGOUT_WAIT_MS, done);
+      void reply.then(() => {
+        timer.cancel();
+        done();
+      });
+    });
     this.term.print(T.goodbye, "system");
     this.server.close();
     this.term.close();
@@ -77,32 +82,13 @@ export class ClientApp {
 
   private async execute(cmd: Command): Promise<void> {
     switch (cmd.name) {
-      case "message": {
-        const r = await this.server.request({ t: "message", to: cmd.user, text: cmd.text });
-        return this.show(this.messageReply(cmd.user, r));
-      }
-      case "broadcast": {
-        const r = await this.server.request({ t: "broadcast", text: cmd.text });
-        return this.show(r.code === "partial" ? T.broadcastPartial : r.code === "too_long" ? T.tooLong : null);
-      }
-      case "whoelse": {
-        const r = await this.server.request({ t: "whoelse" });
-        return this.showUsers(r, T.noOthersOnline);
-      }
-      case "whoelsesince": {
-        const r = await this.server.request({ t: "whoelsesince", seconds: cmd.seconds });
-        return this.showUsers(r, T.noOthersSince(cmd.seconds));
-      }
-      case "block": {
-        const r = await this.server.request({ t: "block", user: cmd.user });
-        const text = { ok: T.blockedUser(cmd.user), self: T.blockSelf, invalid_user: T.invalidUser, already: T.alreadyBlocked(cmd.user) };
-        return this.show(text[r.code as keyof typeof text] ?? unexpected(r));
-      }
-      case "unblock": {
-        const r = await this.server.request({ t: "unblock", user: cmd.user });
-        const text = { ok: T.unblockedUser(cmd.user), self: T.unblockSelf, invalid_user: T.invalidUser, not_blocked: T.notBlocked(cmd.user) };
-        return this.show(text[r.code as keyof typeof text] ?? unexpected(r));
-      }
+      case "message":
+      case "broadcast":
+      case "whoelse":
+      case "whoelsesince":
+      case "block":
+      case "unblock":
+        return this.ask(cmd);
       case "startprivate":
         this.server.activity();
         return this.peers?.start(cmd.user);
@@ -131,11 +117,46 @@ export class ClientApp {
     }
   }
 
+  /** The commands the server answers: ask, and show the answer. */
+  private async ask(cmd: Extract<Command, { name: "message" | "broadcast" | "whoelse" | "whoelsesince" | "block" | "unblock" }>): Promise<void> {
+    switch (cmd.name) {
+      case "message": {
+        const r = await this.server.request({ t: "message", to: cmd.user, text: cmd.text });
+        return this.show(this.messageReply(cmd.user, r));
+      }
+      case "broadcast": {
+        const r = await this.server.request({ t: "broadcast", text: cmd.text });
+        const text = { ok: null, partial: T.broadcastPartial, too_long: T.tooLong };
+        return this.show(r.code === "unexpected" ? T.unexpectedAnswer(r.got) : text[r.code]);
+      }
+      case "whoelse": {
+        const r = await this.server.request({ t: "whoelse" });
+        return this.showUsers(r, T.noOthersOnline);
+      }
+      case "whoelsesince": {
+        const r = await this.server.request({ t: "whoelsesince", seconds: cmd.seconds });
+        return this.showUsers(r, T.noOthersSince(cmd.seconds));
+      }
+      case "block": {
+        const r = await this.server.request({ t: "block", user: cmd.user });
+        if (r.code === "unexpected") return this.show(T.unexpectedAnswer(r.got));
+        const text = { ok: T.blockedUser(cmd.user), self: T.blockSelf, invalid_user: T.invalidUser, already: T.alreadyBlocked(cmd.user) };
+        return this.show(text[r.code]);
+      }
+      case "unblock": {
+        const r = await this.server.request({ t: "unblock", user: cmd.user });
+        if (r.code === "unexpected") return this.show(T.unexpectedAnswer(r.got));
+        const text = { ok: T.unblockedUser(cmd.user), self: T.unblockSelf, invalid_user: T.invalidUser, not_blocked: T.notBlocked(cmd.user) };
+        return this.show(text[r.code]);
+      }
+    }
+  }
+
   private async files(cmd: FileCommand): Promise<void> {
     await this.sharing?.run(cmd);
   }
 
-  private messageReply(to: string, r: Reply): string | null {
+  private messageReply(to: string, r: Answer<"message">): string | null {
     if (r.code === "ok" || r.code === "stored") this.seenUsers.add(to);
     switch (r.code) {
       case "ok":
@@ -152,8 +173,8 @@ export class ClientApp {
         return T.tooLong;
       case "mailbox_full":
         return T.mailboxFull(to);
-      default:
-        return unexpected(r);
+      case "unexpected":
+        return T.unexpectedAnswer(r.got);
     }
   }
 
@@ -162,8 +183,9 @@ export class ClientApp {
     this.term.print(text, text.startsWith("Error.") || text.startsWith("Your message could not") ? "error" : "notice");
   }
 
-  private showUsers(r: Reply, none: string): void {
-    const users = (r.users ?? []).map(stripControls);
+  private showUsers(r: Answer<"whoelse" | "whoelsesince">, none: string): void {
+    if (r.code === "unexpected") return this.show(T.unexpectedAnswer(r.got));
+    const users = r.users.map(stripControls);
     for (const u of users) this.seenUsers.add(u);
     if (users.length === 0) this.term.print(none, "notice");
     else this.term.printLines(users);
@@ -189,8 +211,4 @@ export class ClientApp {
         return this.term.print(`Error. ${stripControls(e.detail ?? e.code)}`, "error");
     }
   }
-}
-
-function unexpected(r: Reply): string {
-  return `Error. Unexpected answer from server (${r.code})`;
 }

@@ -74,24 +74,33 @@ export function parseCommand(line: string): Parsed {
   if (!isCommand(name)) return { ok: false, error: T.invalidCommand };
   const spec: Spec = COMMANDS[name];
   const usage = { ok: false, error: T.usage(spec.usage) } as const;
-  let rest = trimmed.slice(name.length).trimStart();
+  const args = splitArgs(spec, trimmed.slice(name.length).trimStart());
+  if (args === null) return usage;
+  if (typeof args === "string") return { ok: false, error: args };
+  return build(name, args.words, args.text, usage);
+}
+
+/** The words a command takes, then its text (or its optional extra words); null: usage error. */
+function splitArgs(spec: Spec, rest: string): { words: string[]; text: string } | string | null {
   const words: string[] = [];
   for (let i = 0; i < spec.words; i++) {
     const m = /^(\S+)\s*/.exec(rest);
-    if (!m) return usage;
+    if (!m) return null;
     words.push(m[1]!);
     rest = rest.slice(m[0].length);
   }
-  let text = "";
   if (spec.text) {
-    if (rest === "") return usage;
-    text = rest;
-    if (textBytes(text) > MAX_TEXT_BYTES) return { ok: false, error: T.tooLong };
-  } else {
-    const extra = rest === "" ? [] : rest.split(/\s+/);
-    if (extra.length > (spec.extra ?? 0)) return usage;
-    words.push(...extra);
+    if (rest === "") return null;
+    if (textBytes(rest) > MAX_TEXT_BYTES) return T.tooLong;
+    return { words, text: rest };
   }
+  const extra = rest === "" ? [] : rest.split(/\s+/);
+  if (extra.length > (spec.extra ?? 0)) return null;
+  return { words: [...words, ...extra], text: "" };
+}
+
+/** The command from its checked words and text. */
+function build(name: CommandName, words: string[], text: string, usage: Parsed): Parsed {
   const [a] = words;
   if (name === "private") {
     // `private <user> download <name> <chunk>` fetches a chunk (SPEC §6); any other text is a message.

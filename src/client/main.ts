@@ -2,16 +2,21 @@
  * ./client <server_host> <server_port> [options]
  */
 import { cac, fail, intArg, parseCli, setHelp, UsageError } from "../common/cli.ts";
+import { systemClock } from "../common/clock.ts";
 import { makeLogger } from "../common/logger.ts";
 import { ClientApp } from "./app.ts";
 import { COMMANDS } from "./commands.ts";
 import { complete } from "./completion.ts";
-import { Peers } from "./peers.ts";
-import { filesDirFor, Sharing } from "./sharing.ts";
+import { filesDirFor, Sharing } from "./files/commands.ts";
+import { Chat } from "./peer/chat.ts";
+import { Peers } from "./peer/peers.ts";
+import { PeerRouter } from "./peer/router.ts";
 import { ServerSession, SessionError } from "./session.ts";
 import { exitAfterFlush, Terminal } from "./terminal.ts";
 import { T } from "./texts.ts";
 
+/** Every client timer runs on this clock (tests drive the same code with a manual one). */
+const clock = systemClock;
 const USAGE = "Usage: client <server_host> <server_port> [options]";
 
 const cli = cac("client");
@@ -54,7 +59,7 @@ const color = options.color !== false && !process.env.NO_COLOR;
 
 let server: ServerSession;
 try {
-  server = await ServerSession.connect(host, port);
+  server = await ServerSession.connect(host, port, clock);
 } catch (e) {
   const why = (e as Error).message;
   fail(why.startsWith("version") ? T.versionMismatch(why) : T.cannotConnect(host, port, why), 1);
@@ -63,6 +68,7 @@ try {
 let app: ClientApp | null = null;
 const term: Terminal = new Terminal({
   color,
+  clock,
   complete: (line): [string[], string] =>
     complete(line, {
       usages: COMMANDS,
@@ -87,7 +93,7 @@ const internal = (e: unknown) => {
 };
 process.on("uncaughtException", internal);
 process.on("unhandledRejection", internal);
-const peers: Peers = new Peers(term, log);
+const peers: Peers = new Peers(new PeerRouter(log), log, clock);
 let peerPort: number;
 try {
   peerPort = peers.listen();
@@ -156,10 +162,10 @@ try {
     if (loggingIn) quit(1); // end of input before logging in
   } else {
     loggingIn = false;
-    app = new ClientApp(user, term, server);
+    app = new ClientApp(user, term, server, clock);
     peers.ready(user, server);
-    app.peers = peers;
-    app.sharing = new Sharing(user, filesDirFor(user, options.files), term, server, peers, log);
+    app.peers = new Chat(peers, term);
+    app.sharing = new Sharing(user, filesDirFor(user, options.files), term, server, peers, log, clock);
     // Logged in: Ctrl-C clears the line, or asks once more, then logs out (docs/terminal.md).
     term.onQuit = () => void app!.logout();
     term.confirmQuit = true;

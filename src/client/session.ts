@@ -2,48 +2,70 @@
  * The client's link to the server: the version handshake, login, requests with
  * ids matched to their replies, and pushed events (messages, presence, kick).
  */
+import { systemClock, type Clock } from "../common/clock.ts";
 import { KIND_JSON } from "../protocol/frame.ts";
 import {
   APP_NAME,
   decodeServer,
   encodeMessage,
+  fitReply,
   MAX_SERVER_FRAME,
   PROTOCOL_VERSION,
   type ClientMsg,
+  type ReplyTo,
+  type RequestType,
   type ServerMsg,
+  type UnfitReply,
 } from "../protocol/messages.ts";
 import { ReplyGatherer } from "../protocol/listing.ts";
-import { connectLink, type Link } from "../net/link.ts";
+import { connectLink, type Link, type LinkEvents } from "../net/link.ts";
 
+/** Any reply, as it comes off the wire. */
 export type Reply = Extract<ServerMsg, { t: "reply" }>;
+/** The answer to a request of type R: a reply fitting R's row in REPLIES, or an unfit one. */
+export type Answer<R extends RequestType> = ReplyTo<R> | UnfitReply;
 export type LoginCode = Extract<ServerMsg, { t: "login_result" }>["code"];
 export type ServerEvent = Extract<ServerMsg, { t: "msg" | "presence" | "kicked" | "error" }>;
 
 /** Requests without their id; the session numbers them. */
-type Request = ClientMsg extends infer M ? (M extends { id: number } ? Omit<M, "id"> : never) : never;
+export type Request = ClientMsg extends infer M ? (M extends { id: number } ? Omit<M, "id"> : never) : never;
+
+/** What the session uses of a Link (a fake in tests implements just this). */
+export type SessionLink = Pick<Link, "send" | "end" | "destroy">;
+/** Opens the link to the server, delivering its events (connectLink in the program). */
+export type DialServer = (events: LinkEvents) => Promise<SessionLink>;
 
 export class SessionError extends Error {}
 
-const HANDSHAKE_MS = 10_000;
+/** The server must answer hello and login within this time. */
+export const HANDSHAKE_MS = 10_000;
+
+type Pending = { request: RequestType; resolve: (r: Answer<RequestType>) => void; reject: (e: Error) => void };
 
 export class ServerSession {
   private nextId = 1;
-  private pending = new Map<number, (r: Reply) => void>();
+  private pending = new Map<number, Pending>();
   /** A listing too long for one frame comes in parts (docs/protocol.md §2): gathered here. */
   private parts = new ReplyGatherer();
   private waiting: { t: ServerMsg["t"]; resolve: (m: ServerMsg) => void }[] = [];
   private closed = false;
   private onEvent: ((e: ServerEvent) => void) | null = null;
   private early: ServerEvent[] = [];
+  private link: SessionLink | null = null;
   onClose: (reason: string) => void = () => {};
 
-  private constructor(private link: Link | null) {}
+  private constructor(private readonly clock: Clock) {}
 
   /** Connect and agree on the protocol version. Throws SessionError with a one-line reason. */
-  static async connect(host: string, port: number): Promise<ServerSession> {
-    const session = new ServerSession(null);
+  static connect(host: string, port: number, clock: Clock = systemClock): Promise<ServerSession> {
+    return ServerSession.open((events) => connectLink(host, port, { maxFrame: MAX_SERVER_FRAME }, events), clock);
+  }
+
+  /** Like connect, over whatever link `dial` opens. */
+  static async open(dial: DialServer, clock: Clock): Promise<ServerSession> {
+    const session = new ServerSession(clock);
     try {
-      session.link = await connectLink(host, port, { maxFrame: MAX_SERVER_FRAME }, {
+      session.link = await dial({
         frame: (f) => session.onFrame(f.kind, f.body),
         close: (reason) => session.onLinkClosed(reason),
       });
@@ -63,11 +85,15 @@ export class ServerSession {
     return r.code;
   }
 
-  request(req: Request): Promise<Reply> {
+  /**
+   * Send a request; resolves with its reply, typed by the request's type. Rejects with
+   * SessionError if the link is or goes down before the reply.
+   */
+  request<M extends Request>(req: M): Promise<Answer<M["t"]>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new SessionError("not connected"));
-      this.pending.set(id, resolve);
+      this.pending.set(id, { request: req.t, resolve: resolve as Pending["resolve"], reject });
       this.send({ ...req, id } as ClientMsg);
     });
   }
@@ -97,15 +123,19 @@ export class ServerSession {
   private expect(t: ServerMsg["t"]): Promise<ServerMsg> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new SessionError("connection closed"));
-      const timer = setTimeout(() => reject(new SessionError(`no ${t} from server`)), HANDSHAKE_MS);
-      this.waiting.push({
+      const timer = this.clock.after(HANDSHAKE_MS, () => {
+        this.waiting = this.waiting.filter((w) => w !== waiter);
+        reject(new SessionError(`no ${t} from server`));
+      });
+      const waiter = {
         t,
-        resolve: (m) => {
-          clearTimeout(timer);
+        resolve: (m: ServerMsg) => {
+          timer.cancel();
           if (m.t === "error") reject(new SessionError(m.code === "version" ? `version: ${m.detail}` : m.detail ?? m.code));
           else resolve(m);
         },
-      });
+      };
+      this.waiting.push(waiter);
     });
   }
 
@@ -116,9 +146,9 @@ export class ServerSession {
     if (msg.t === "reply") {
       const whole = this.parts.add(msg);
       if (!whole) return;
-      const done = this.pending.get(msg.id);
+      const p = this.pending.get(msg.id);
       this.pending.delete(msg.id);
-      return done?.(whole);
+      return p?.resolve(fitReply(p.request, whole));
     }
     const w = this.waiting[0];
     if (w && (w.t === msg.t || msg.t === "error")) {
@@ -136,5 +166,10 @@ export class ServerSession {
     for (const w of this.waiting) w.resolve({ t: "error", code: "closed", detail: "connection closed" });
     this.waiting = [];
     this.onClose(reason);
+    // Requests still open will never be answered: fail them, so no caller waits forever
+    // (after onClose, so the app knows it is leaving when the failures reach it).
+    const open = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of open) p.reject(new SessionError("connection closed"));
   }
 }

@@ -4,7 +4,8 @@
  *
  * On a pipe (scripts, tests) there is no prompt, no colour, no progress line, and
  * every event is exactly one output line; lines are queued because readline emits
- * a whole chunk's lines at once (BUN-NOTES §2).
+ * all the lines of one input chunk at once (on a pipe, a reader that waited for
+ * each line with a fresh listener lost every line after the first and hung).
  *
  * On a TTY the bottom of the screen is the *input area*: an optional progress line,
  * then the prompt and the half-typed line (which may wrap over several rows).
@@ -14,16 +15,23 @@
  */
 import * as readline from "node:readline";
 import kleur from "kleur";
+import { systemClock, type Clock } from "../common/clock.ts";
 import { stripControls } from "../common/sanitize.ts";
+import type { ProgressOutput, Style } from "./output.ts";
+import { paint } from "./paint.ts";
 import { T } from "./texts.ts";
+import { Throttle } from "./throttle.ts";
 
-export type Style = "plain" | "chat" | "private" | "error" | "notice" | "system" | "progress";
+export type { Style } from "./output.ts";
+export { exitAfterFlush } from "./exit.ts";
 
 export type TerminalOptions = {
   /** Colours wanted (no --no-color, no NO_COLOR); used only if stdout is a terminal. */
   color: boolean;
   /** Tab completion: candidates for the word before the cursor, and that word. */
   complete?: (line: string) => [string[], string];
+  /** For the progress line's redraw interval (the system clock if not given). */
+  clock?: Clock;
 };
 
 /** The command prompt; any other prompt is a login prompt (kept out of history). */
@@ -34,7 +42,7 @@ const PROGRESS_EVERY_MS = 100;
 /** What we reach into on node:readline's Interface (public fields Node's types omit). */
 type RlInternals = { output: NodeJS.WritableStream | null; prevRows: number; history: string[] };
 
-export class Terminal {
+export class Terminal implements ProgressOutput {
   /** Interactive: stdin and stdout are both terminals. */
   readonly isTTY = !!process.stdin.isTTY && !!process.stdout.isTTY;
   /** Colour codes are written (stdout is a terminal, colour not turned off). */
@@ -58,8 +66,7 @@ export class Terminal {
   private muted = false;
   private progressText: string | null = null;
   private progressShown = false;
-  private progressTimer: ReturnType<typeof setTimeout> | null = null;
-  private progressDrawnAt = 0;
+  private readonly progressRedraw: Throttle;
   /** Ctrl-C was pressed once on an empty line (and nothing typed since). */
   private armed = false;
   /** TTY: the terminal went away (hangup): nothing more is drawn on it. */
@@ -68,6 +75,7 @@ export class Terminal {
   constructor(opts: TerminalOptions) {
     this.color = opts.color && !!process.stdout.isTTY && process.env.TERM !== "dumb";
     kleur.enabled = this.color;
+    this.progressRedraw = new Throttle(opts.clock ?? systemClock, PROGRESS_EVERY_MS, () => this.redrawProgress());
     this.rl = readline.createInterface({
       input: process.stdin,
       output: process.stdout,
@@ -156,19 +164,12 @@ export class Terminal {
   progress(text: string): void {
     if (!this.isTTY || this.closed) return;
     this.progressText = stripControls(text);
-    if (this.progressTimer) return; // a redraw is already due and will use the new text
-    const wait = this.progressDrawnAt + PROGRESS_EVERY_MS - Date.now();
-    if (wait <= 0) return this.redrawProgress();
-    this.progressTimer = setTimeout(() => {
-      this.progressTimer = null;
-      this.redrawProgress();
-    }, wait);
+    this.progressRedraw.request(); // a redraw already due will use the new text
   }
 
   /** Remove the progress line (nothing to do on a pipe or when none is shown). */
   clearProgress(): void {
-    if (this.progressTimer) clearTimeout(this.progressTimer);
-    this.progressTimer = null;
+    this.progressRedraw.cancel();
     if (this.progressText === null) return;
     this.progressText = null;
     if (this.progressShown) this.redraw();
@@ -238,7 +239,6 @@ export class Terminal {
 
   private redrawProgress(): void {
     if (this.closed || this.progressText === null) return;
-    this.progressDrawnAt = Date.now();
     if (this.inputShown) this.redraw();
     else
       this.draw(() => {
@@ -333,8 +333,7 @@ export class Terminal {
   private onClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.progressTimer) clearTimeout(this.progressTimer);
-    this.progressTimer = null;
+    this.progressRedraw.cancel();
     this.progressText = null;
     if (this.isTTY && !this.gone) {
       if (this.muted) {
@@ -353,38 +352,6 @@ export class Terminal {
   }
 
   private paint(text: string, style: Style): string {
-    if (!this.color) return text;
-    switch (style) {
-      case "plain":
-        return text;
-      case "chat": {
-        const i = text.indexOf(": ");
-        return i < 0 ? text : kleur.bold().cyan(text.slice(0, i)) + text.slice(i);
-      }
-      case "private": {
-        const i = text.indexOf(": ");
-        return i < 0
-          ? kleur.magenta(text)
-          : kleur.bold().magenta(text.slice(0, i)) + kleur.magenta(text.slice(i));
-      }
-      case "error":
-        return kleur.red(text);
-      case "notice":
-        return kleur.yellow(text);
-      case "system":
-        return kleur.green(text);
-      case "progress":
-        return kleur.cyan(text);
-    }
-  }
-}
-
-/** Write everything out, then exit (process.exit alone can cut piped output). */
-export function exitAfterFlush(code: number): void {
-  setTimeout(() => process.exit(code), 1000).unref?.();
-  try {
-    process.stdout.write("", () => process.exit(code));
-  } catch {
-    process.exit(code); // stdout is gone (a closed terminal): nothing left to flush
+    return this.color ? paint(text, style) : text;
   }
 }

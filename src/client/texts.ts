@@ -78,13 +78,9 @@ export const T = {
     `Error. Download of ${name} incomplete: chunk${missing.length === 1 ? "" : "s"} ${missing.join(", ")} not available`,
   registryFull: "Error. The server cannot register more files now",
   filesFolderUnusable: (dir: string, why: string) => `Error. Files folder ${dir} cannot be used (${why})`,
-  fileProgress: (name: string, chunks: number, of: number, bytes: number, total: number) => {
-    const pct = total === 0 ? 100 : Math.floor((bytes / total) * 100);
-    const bar = "#".repeat(Math.floor(pct / 5)).padEnd(20, "-");
-    const mib = (n: number) => (n / 1048576).toFixed(1);
-    return `Downloading ${name} [${bar}] ${pct}% ${mib(bytes)}/${mib(total)} MiB, ${chunks}/${of} chunks`;
-  },
+  // the live download line is formatted by progress.ts (it depends on the screen width)
 
+  unexpectedAnswer: (code: string) => `Error. Unexpected answer from server (${code})`,
   internalError: (what: string) => `Error. Something went wrong in the client (${what}); the session goes on`,
 
   // program-level errors (stderr)

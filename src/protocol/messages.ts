@@ -3,7 +3,7 @@
  * the same list for humans; keep the two in step.
  */
 import { encodeFrame, KIND_JSON } from "./frame.ts";
-import { validate, type MessageOf, type Schema } from "./schema.ts";
+import { validate, type FieldSpec, type Fields, type Flatten, type MessageOf, type Schema } from "./schema.ts";
 
 export const PROTOCOL_VERSION = 1;
 export const APP_NAME = "termchat";
@@ -103,6 +103,46 @@ export const P2P = {
 export type ClientMsg = MessageOf<typeof C2S>;
 export type ServerMsg = MessageOf<typeof S2C>;
 export type PeerMsg = MessageOf<typeof P2P>;
+
+/** Requests: the client messages the server answers with a `reply` of the same id. */
+export type RequestType = Extract<ClientMsg, { id: number }>["t"];
+
+/**
+ * Per request type, the reply codes it may get and the fields each code carries
+ * (docs/protocol.md §4). On the wire every reply is S2C.reply; the client checks a
+ * reply against its request's row, so what it reads is typed by what it asked.
+ * Fields a code does not list may be present and are ignored.
+ */
+export const REPLIES = {
+  message: { ok: {}, stored: {}, blocked_you: {}, invalid_user: {}, self: {}, too_long: {}, mailbox_full: {} },
+  broadcast: { ok: {}, partial: {}, too_long: {} },
+  whoelse: { users: { users: "strs" } },
+  whoelsesince: { users: { users: "strs" } },
+  block: { ok: {}, self: {}, invalid_user: {}, already: {} },
+  unblock: { ok: {}, self: {}, invalid_user: {}, not_blocked: {} },
+  peer_request: { peer: { host: "str", port: "int", token: "str" }, invalid_user: {}, self: {}, offline: {}, blocked_you: {} },
+  peer_check: { token_ok: {}, token_bad: {} },
+  logout: { bye: {} },
+  file_register: { file_new: {}, file_same: {}, file_conflict: { size: "int", hashes: "strs" }, bad_args: {}, registry_full: {} },
+  file_have: { ok: {}, not_found: {}, bad_args: {}, registry_full: {} },
+  file_search: { file: { size: "int", hashes: "strs", users: "strs", maps: "strs" }, not_found: {} },
+} as const satisfies { [R in RequestType]: { [C in ReplyCode]?: Record<string, FieldSpec> } };
+
+/** The reply to a request of type R: one variant per code it may get, with that code's fields. */
+export type ReplyTo<R extends RequestType> = {
+  [C in keyof (typeof REPLIES)[R]]: Flatten<{ t: "reply"; id: number; code: C } & Fields<(typeof REPLIES)[R][C]>>;
+}[keyof (typeof REPLIES)[R]];
+
+/** A reply that does not fit its request's row: its code, and what was wrong. */
+export type UnfitReply = { t: "reply"; id: number; code: "unexpected"; got: string; why: string };
+
+/** Check a reply against the row of the request it answers. */
+export function fitReply<R extends RequestType>(request: R, reply: Extract<ServerMsg, { t: "reply" }>): ReplyTo<R> | UnfitReply {
+  const row: Schema = REPLIES[request];
+  const why = validate(row, { ...reply, t: reply.code });
+  if (typeof why === "string") return { t: "reply", id: reply.id, code: "unexpected", got: reply.code, why: `${request}: ${why}` };
+  return reply as ReplyTo<R>;
+}
 
 const utf8 = new TextEncoder();
 const utf8dec = new TextDecoder("utf-8", { fatal: true });

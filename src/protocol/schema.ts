@@ -26,8 +26,9 @@ type Base<S> = S extends "str" | "str?"
             ? E
             : never;
 
-type Flatten<T> = { [K in keyof T]: T[K] };
-type Fields<F> = Flatten<
+export type Flatten<T> = { [K in keyof T]: T[K] };
+/** The fields of one message type (required and optional), as a TypeScript type. */
+export type Fields<F> = Flatten<
   { [K in keyof F as F[K] extends `${string}?` ? never : K]: Base<F[K]> } & {
     [K in keyof F as F[K] extends `${string}?` ? K : never]?: Base<F[K]>;
   }

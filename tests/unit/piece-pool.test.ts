@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PiecePool, type SentCounter } from "../../src/client/sharing-serve.ts";
+import { PiecePool, type SentCounter } from "../../src/client/files/serve.ts";
 
 /** A link as the pool sees it: bytes written so far, bytes still held, closed or not. */
 function fakeLink(): SentCounter & { sentBytes: number; queuedBytes: number; isClosed: boolean } {

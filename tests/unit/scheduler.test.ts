@@ -1,10 +1,10 @@
 /**
- * The swarm download scheduler (src/client/download-scheduler.ts): rarest first,
+ * The swarm download scheduler (src/client/files/scheduler.ts): rarest first,
  * spread across peers, per-peer and total caps, retries elsewhere, liars and lost
  * links, refreshed holders; and a randomised run that must always end.
  */
 import { describe, expect, test } from "bun:test";
-import { Scheduler, type Assignment, type Outcome } from "../../src/client/download-scheduler.ts";
+import { Scheduler, type Assignment, type Outcome } from "../../src/client/files/scheduler.ts";
 import { prng } from "./prng.ts";
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);

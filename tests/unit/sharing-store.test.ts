@@ -1,5 +1,5 @@
 /**
- * The client's files folder (src/client/sharing-store.ts): partial downloads and their
+ * The client's files folder (src/client/files/store.ts): partial downloads and their
  * manifests survive a restart, the whole-content check before assembly finds a bad
  * chunk on disk, and a complete file edited since it was recorded is no longer shared.
  */
@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, wr
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FileStore } from "../../src/client/sharing-store.ts";
+import { FileStore } from "../../src/client/files/store.ts";
 import { chunkRange } from "../../src/protocol/files.ts";
 
 const dirs: string[] = [];
@@ -144,7 +144,7 @@ describe("FileStore", () => {
 
 describe("pieceHasher (download-hash.ts)", () => {
   test("hashes the written pieces on a worker, in any piece sizes, handed over or copied", async () => {
-    const { pieceHasher } = await import("../../src/client/download-hash.ts");
+    const { pieceHasher } = await import("../../src/client/files/hash.ts");
     const data = randomBytes(3 * 1024 * 1024 + 5);
     const before = sha(data);
     const start = 100; // the chunk starts at an offset in the file
@@ -185,7 +185,7 @@ describe("pieceHasher (download-hash.ts)", () => {
   });
 
   test("pieces of two chunks in one handed-over buffer (one socket read) go together and hash apart", async () => {
-    const { pieceHasher } = await import("../../src/client/download-hash.ts");
+    const { pieceHasher } = await import("../../src/client/files/hash.ts");
     const a = randomBytes(700_000);
     const b = randomBytes(500_000);
     const ja = pieceHasher.open(0);
@@ -210,7 +210,7 @@ describe("pieceHasher (download-hash.ts)", () => {
   });
 
   test("a chunk that ends inside a read, and one that starts there, both hash right", async () => {
-    const { pieceHasher } = await import("../../src/client/download-hash.ts");
+    const { pieceHasher } = await import("../../src/client/files/hash.ts");
     const a = randomBytes(1000);
     const b = randomBytes(3000);
     const read = new Uint8Array(4000);

@@ -9,7 +9,7 @@
  * bytes stored at their place in this process (docs/file-sharing.md).
  *
  * The hand-over is zero-copy when the caller gives up the buffer under the piece
- * (`handOver`, as a peer link's socket reads allow: download-fetch.ts). Everything
+ * (`handOver`, as a peer link's socket reads allow: fetch.ts). Everything
  * asked of the worker during one callback (jobs opened, pieces, digests) is gathered
  * and sent, in order, as one message once the callback is over, which transfers the
  * buffers along: only then is a socket read done with (it may hold pieces of two

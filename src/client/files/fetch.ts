@@ -6,7 +6,7 @@
  * piece is written at its offset in the target (.part) file at once (a synchronous
  * write into the page cache: measured faster than Bun's I/O threads for this, see
  * bench/README-transfer.md), and the same bytes then go to the hashing worker
- * (download-hash.ts: no read-back, and hashing overlaps receiving and writing). The
+ * (hash.ts: no read-back, and hashing overlaps receiving and writing). The
  * socket's read buffers are handed over to the worker whole, so nothing is copied
  * on this thread. While more than PAUSE_AT bytes of a link wait for the hash, that
  * link is paused: TCP then pushes back on the holder, so memory stays at a few
@@ -16,11 +16,13 @@
 import { writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
-import type { Logger } from "../common/logger.ts";
-import type { PeerMsg } from "../protocol/messages.ts";
-import { pieceHasher, type HashJob } from "./download-hash.ts";
-import { transferred } from "./sharing-gc.ts";
-import type { PeerConn } from "./peers.ts";
+import type { Clock, Timer } from "../../common/clock.ts";
+import type { Logger } from "../../common/logger.ts";
+import type { PeerMsg } from "../../protocol/messages.ts";
+import { pieceHasher, type HashJob } from "./hash.ts";
+import { ignored } from "../ignored.ts";
+import { transferred } from "./gc.ts";
+import type { PeerConn } from "../peer/conn.ts";
 
 /** Why a fetch ended. */
 export type FetchOutcome = "ok" | "not_held" | "bad_name" | "busy" | "verify" | "gone" | "stalled" | "error";
@@ -44,8 +46,8 @@ type Incoming = {
   started: boolean;
   received: number;
   finished: boolean;
-  timer: ReturnType<typeof setTimeout> | null;
-  /** When the stream last made progress (ms, Date.now()). */
+  timer: Timer | null;
+  /** When the stream last made progress (ms, the clock's now()). */
   progressAt: number;
   onBytes?: (n: number) => void;
   done: (r: FetchResult) => void;
@@ -62,6 +64,7 @@ export class ChunkClient {
   constructor(
     readonly conn: PeerConn,
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {}
 
   get active(): number {
@@ -87,7 +90,7 @@ export class ChunkClient {
           if (s.finished) return;
           s.finished = true;
           this.streams.delete(req);
-          if (s.timer) clearTimeout(s.timer);
+          s.timer?.cancel();
           s.timer = null;
           if (r.outcome !== "ok" && r.outcome !== "verify") s.hash.abort();
           resolve(r);
@@ -98,7 +101,8 @@ export class ChunkClient {
       if (!this.conn.link.isOpen) return s.done({ outcome: "gone", onDisk: false });
       this.conn.send({ t: "chunk_get", req, name, chunk: c });
     });
-    await fh.close().catch(() => {});
+    // Closing a file we only wrote at offsets: a failure loses nothing (the hash decided).
+    await fh.close().catch(ignored(this.log, `closing ${target.path}`, undefined));
     return result;
   }
 
@@ -131,7 +135,7 @@ export class ChunkClient {
     }
     if (n === 0) return;
     // Handed-over reads die on the worker, which collects them itself; only pieces
-    // kept on this thread (no worker) need sharing-gc's watch.
+    // kept on this thread (no worker) need gc.ts's watch.
     if (!pieceHasher.offThread) transferred(n);
     const at = s.target.start + s.received;
     try {
@@ -167,7 +171,7 @@ export class ChunkClient {
 
   /** Every byte arrived and is written: compare the hash. */
   private allIn(s: Incoming): void {
-    if (s.timer) clearTimeout(s.timer);
+    s.timer?.cancel();
     s.timer = null;
     s.hash.digest().then(
       ({ hash, onDisk }) => s.done({ outcome: hash === s.target.hash ? "ok" : "verify", onDisk }),
@@ -189,17 +193,17 @@ export class ChunkClient {
    * (there was progress since), it waits for the rest of the time.
    */
   private arm(s: Incoming): void {
-    s.progressAt = Date.now();
+    s.progressAt = this.clock.now();
     if (s.timer) return;
     const check = (wait: number) => {
-      s.timer = setTimeout(() => {
+      s.timer = this.clock.after(wait, () => {
         s.timer = null;
         if (s.finished) return;
-        const left = s.progressAt + STALL_MS - Date.now();
+        const left = s.progressAt + STALL_MS - this.clock.now();
         if (left > 0) return check(left);
         this.log.debug(`peer ${this.conn.user}: stream ${s.req} stalled`);
         this.fail(s, "stalled");
-      }, wait);
+      });
     };
     check(STALL_MS);
   }

@@ -13,17 +13,16 @@
  * Reads and writes go through file handles at offsets, in pieces: memory does not
  * grow with the file size.
  */
-import { createHash } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
 import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { constants as fsc } from "node:fs";
-import { badFileName, chunkRange, HASH_RE, validShape } from "../protocol/files.ts";
+import { silentLogger, type Logger } from "../../common/logger.ts";
+import { badFileName, chunkRange, HASH_RE, validShape } from "../../protocol/files.ts";
+import { ignored } from "../ignored.ts";
+import { hashChunks, hashRange, READ_PIECE } from "./file-hash.ts";
 
 /** The hidden folder inside the files folder that holds manifests and partial downloads. */
 export const META_DIR = ".termchat";
-/** Bytes read at a time when hashing or checking a file. */
-export const READ_PIECE = 1024 * 1024;
 
 export type LocalFile = {
   name: string;
@@ -46,7 +45,10 @@ export class FileStore {
   readonly meta: string;
   private saving = new Map<string, Promise<void>>();
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger = silentLogger,
+  ) {
     this.meta = join(dir, META_DIR);
   }
 
@@ -56,7 +58,8 @@ export class FileStore {
     for (const entry of await readdir(this.meta)) {
       if (!entry.endsWith(".json")) continue;
       const name = entry.slice(0, -".json".length);
-      const f = await this.readManifest(name).catch(() => null);
+      // An unreadable manifest is dropped below, like a stale one.
+      const f = await this.readManifest(name).catch(ignored(this.log, `files: reading manifest ${entry}`, null));
       if (!f) {
         log(`files: dropping stale or unreadable manifest ${entry}`);
         await this.forget(name);
@@ -95,19 +98,8 @@ export class FileStore {
   // ---- registering ----
 
   /** SHA-256 of every chunk of the file at `path` (size bytes, n chunks), read in pieces. */
-  async hashFile(path: string, size: number, n: number): Promise<string[]> {
-    const fh = await open(path, "r");
-    try {
-      const buf = Buffer.allocUnsafe(READ_PIECE);
-      const out: string[] = [];
-      for (let c = 1; c <= n; c++) {
-        const { start, end } = chunkRange(size, n, c);
-        out.push(await hashRange(fh, buf, start, end));
-      }
-      return out;
-    } finally {
-      await fh.close();
-    }
+  hashFile(path: string, size: number, n: number): Promise<string[]> {
+    return hashChunks(path, size, n);
   }
 
   /** Is `path` the very file <files>/<name>? */
@@ -222,7 +214,8 @@ export class FileStore {
   /** Drop what we know of `name` (manifest and partial data; a complete file stays on disk). */
   async forget(name: string): Promise<void> {
     this.files.delete(name);
-    await this.saving.get(name)?.catch(() => {});
+    // A save still running for a file we drop: its failure no longer matters.
+    await this.saving.get(name)?.catch(ignored(this.log, `files: saving manifest of dropped ${name}`, undefined));
     await rm(join(this.meta, `${name}.json`), { force: true });
     await rm(this.partPath(name), { force: true });
   }
@@ -233,7 +226,7 @@ export class FileStore {
   save(f: LocalFile): Promise<void> {
     const prev = this.saving.get(f.name) ?? Promise.resolve();
     const next = prev
-      .catch(() => {})
+      .catch(() => {}) // that save's own caller got its error; this one starts afresh
       .then(async () => {
         const m: Manifest = {
           v: 1, name: f.name, size: f.size, hashes: f.hashes,
@@ -247,7 +240,7 @@ export class FileStore {
     this.saving.set(f.name, next);
     void next.finally(() => {
       if (this.saving.get(f.name) === next) this.saving.delete(f.name);
-    }).catch(() => {});
+    }).catch(() => {}); // the caller gets the error from `next` itself
     return next;
   }
 
@@ -260,13 +253,13 @@ export class FileStore {
     if (!m.have.every((c) => Number.isSafeInteger(c) && c >= 1 && c <= n)) return null;
     const f: LocalFile = { name, size: m.size, hashes: m.hashes, have: new Set(m.have), complete: !!m.complete, checked: new Set() };
     if (f.complete) {
-      const st = await stat(this.pathOf(name)).catch(() => null);
+      const st = await stat(this.pathOf(name)).catch(ignored(this.log, `files: ${name}`, null));
       // Changed since it was recorded: its chunks no longer match the registry.
       if (!st || !st.isFile() || st.size !== m.size || st.mtimeMs !== m.mtimeMs) return null;
       f.have = allChunks(n);
       f.mtimeMs = m.mtimeMs;
     } else {
-      const st = await stat(this.partPath(name)).catch(() => null);
+      const st = await stat(this.partPath(name)).catch(ignored(this.log, `files: ${name}.part`, null));
       if (!st || st.size !== m.size) return null;
     }
     return f;
@@ -280,18 +273,6 @@ export class LocalNameTaken extends Error {
 }
 
 /** SHA-256 (hex) of bytes [start, end) of an open file, read into `buf` piece by piece. */
-export async function hashRange(fh: FileHandle, buf: Buffer, start: number, end: number): Promise<string> {
-  const h = createHash("sha256");
-  for (let pos = start; pos < end; ) {
-    const want = Math.min(buf.byteLength, end - pos);
-    const { bytesRead } = await fh.read(buf, 0, want, pos);
-    if (bytesRead <= 0) throw new Error("file shorter than expected");
-    h.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
-  }
-  return h.digest("hex");
-}
-
 export function allChunks(n: number): Set<number> {
   const s = new Set<number>();
   for (let c = 1; c <= n; c++) s.add(c);
@@ -305,6 +286,6 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function sameList(a: string[], b: string[]): boolean {
+export function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -11,14 +11,15 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
-import type { Logger } from "../common/logger.ts";
-import { badFileName } from "../protocol/files.ts";
-import { dataFrameHeader } from "../protocol/frame.ts";
-import { DATA_PIECE, type PeerMsg } from "../protocol/messages.ts";
-import type { Link } from "../net/link.ts";
-import type { PeerConn } from "./peers.ts";
-import { transferred } from "./sharing-gc.ts";
-import type { FileStore } from "./sharing-store.ts";
+import type { Logger } from "../../common/logger.ts";
+import { badFileName } from "../../protocol/files.ts";
+import { dataFrameHeader } from "../../protocol/frame.ts";
+import { DATA_PIECE, type PeerMsg } from "../../protocol/messages.ts";
+import type { Link } from "../../net/link.ts";
+import type { PeerConn } from "../peer/conn.ts";
+import { ignored } from "../ignored.ts";
+import { transferred } from "./gc.ts";
+import type { FileStore } from "./store.ts";
 
 /** Chunks one link may be sent at once; more get chunk_none "busy". */
 export const MAX_UPLOADS_PER_LINK = 8;
@@ -98,11 +99,13 @@ export class ChunkServer {
     for (const u of this.uploads.values()) u.cancelled = true;
   }
 
+  private refuse(req: number, name: string, c: number, reason: "not_held" | "bad_name" | "busy"): void {
+    this.log.debug(`peer ${this.conn.user} asked for chunk ${c} of ${JSON.stringify(name).slice(0, 80)}: ${reason}`);
+    this.conn.send({ t: "chunk_none", req, reason });
+  }
+
   private async serve(req: number, name: string, c: number): Promise<void> {
-    const none = (reason: "not_held" | "bad_name" | "busy" | "error") => {
-      this.log.debug(`peer ${this.conn.user} asked for chunk ${c} of ${JSON.stringify(name).slice(0, 80)}: ${reason}`);
-      this.conn.send({ t: "chunk_none", req, reason });
-    };
+    const none = (reason: "not_held" | "bad_name" | "busy") => this.refuse(req, name, c, reason);
     if (badFileName(name) !== null) return none("bad_name");
     const f = this.store.get(name);
     if (!f || !f.have.has(c)) return none("not_held");
@@ -146,7 +149,8 @@ export class ChunkServer {
       if (this.conn.link.isOpen && !state.cancelled) this.conn.send({ t: "chunk_none", req, reason: "error" });
     } finally {
       this.uploads.delete(req);
-      await fh?.close().catch(() => {});
+      // Closing a file we only read: a failure loses nothing.
+      await fh?.close().catch(ignored(this.log, `closing the file of ${name}`, undefined));
     }
   }
 }

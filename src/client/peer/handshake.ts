@@ -1,0 +1,123 @@
+/**
+ * The peer handshake, both sides. Who is calling is proved with a one-time token:
+ * the server hands the caller a token bound to (caller, callee); the caller shows it
+ * in `peer_hello`; the callee asks the server whether it is good before it accepts
+ * anything else on the link, then answers `peer_welcome` (or `peer_reject` and
+ * closes). Either side gives up after PEER_HANDSHAKE_MS.
+ */
+import type { Clock } from "../../common/clock.ts";
+import type { Logger } from "../../common/logger.ts";
+import { KIND_JSON, type Frame } from "../../protocol/frame.ts";
+import { decodePeer, encodeMessage, PROTOCOL_VERSION } from "../../protocol/messages.ts";
+import type { LinkEvents } from "../../net/link.ts";
+import { PeerConn, type PeerLink } from "./conn.ts";
+
+/** A link must finish its handshake within this time. */
+export const PEER_HANDSHAKE_MS = 5000;
+
+/** Opens a link to host:port (connectLink in the program, a fake in tests). */
+export type Dial = (host: string, port: number, events: LinkEvents) => Promise<PeerLink>;
+
+/** What the handshake needs of the peer registry (peers.ts). */
+export interface HandshakeHost {
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** This user's name, once logged in (null before: calls are refused). */
+  me(): string | null;
+  /** Ask the server whether `token` was issued to `from` for us (rejects if it cannot be asked). */
+  checkToken(from: string, token: string): Promise<boolean>;
+  /** A live session with `user` exists already. */
+  linked(user: string): boolean;
+  /** The handshake succeeded: make conn the session with its user; returns the session's conn. */
+  adopt(conn: PeerConn, iCalled: boolean): PeerConn;
+  /** A frame on an authenticated link. */
+  frame(conn: PeerConn, f: Frame): void;
+  /** An authenticated link is gone. */
+  closed(conn: PeerConn): void;
+}
+
+/** Caller side: resolves with the session's link once `user` welcomed us; rejects with the reason. */
+export function callPeer(h: HandshakeHost, dial: Dial, user: string, host: string, port: number, token: string): Promise<PeerConn> {
+  return new Promise((resolve, reject) => {
+    let conn: PeerConn | null = null;
+    let session: PeerConn | null = null;
+    let settled = false;
+    const timer = h.clock.after(PEER_HANDSHAKE_MS, () => done(new Error("handshake timed out")));
+    const done = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      timer.cancel();
+      if (err) {
+        conn?.link.destroy();
+        reject(err);
+      } else resolve(session!);
+    };
+    const events: LinkEvents = {
+      frame: (f) => {
+        if (settled) return h.frame(conn!, f);
+        const msg = f.kind === KIND_JSON ? decodePeer(f.body) : "not a message";
+        if (typeof msg !== "string" && msg.t === "peer_welcome" && msg.user === user) {
+          session = h.adopt(conn!, true);
+          return done(null);
+        }
+        done(new Error(typeof msg === "string" ? msg : msg.t === "peer_reject" ? `rejected: ${msg.reason}` : `unexpected ${msg.t}`));
+      },
+      close: (reason) => {
+        if (!settled) done(new Error(`link closed: ${reason}`));
+        else h.closed(conn!);
+      },
+    };
+    dial(host, port, events)
+      .then((link) => {
+        conn = new PeerConn(user, link);
+        link.send(encodeMessage({ t: "peer_hello", v: PROTOCOL_VERSION, from: h.me()!, token }));
+      })
+      .catch((e) => done(new Error(`connect ${host}:${port}: ${(e as NodeJS.ErrnoException).code ?? e}`)));
+  });
+}
+
+/** Callee side: a new link on our listener; nothing but a good peer_hello is accepted first. */
+export function acceptPeer(h: HandshakeHost, link: PeerLink): void {
+  let conn: PeerConn | null = null;
+  let checking = false;
+  const timer = h.clock.after(PEER_HANDSHAKE_MS, () => {
+    if (!conn) link.destroy("no handshake");
+  });
+  const reject = (why: string) => {
+    h.log.debug(`peer link from ${link.remoteAddress} rejected: ${why}`);
+    timer.cancel();
+    link.send(encodeMessage({ t: "peer_reject", reason: "not authorised" }));
+    link.end();
+  };
+  const welcome = (from: string, good: boolean) => {
+    checking = false;
+    if (!link.isOpen) return;
+    if (!good) return reject(`bad token from ${JSON.stringify(from)}`);
+    const me = h.me();
+    if (me === null || h.linked(from)) return reject(`already linked with ${from}`);
+    timer.cancel();
+    conn = new PeerConn(from, link);
+    conn.send({ t: "peer_welcome", user: me });
+    h.adopt(conn, false);
+  };
+  link.attach({
+    frame: (f) => {
+      if (conn) return h.frame(conn, f);
+      if (checking) return reject("frame before the handshake finished");
+      const msg = f.kind === KIND_JSON ? decodePeer(f.body) : "not a message";
+      if (typeof msg === "string") return reject(msg);
+      if (msg.t !== "peer_hello") return reject(`expected peer_hello, got ${msg.t}`);
+      if (!h.me() || msg.v !== PROTOCOL_VERSION) return reject("not ready or wrong version");
+      const from = msg.from;
+      if (h.linked(from)) return reject(`already linked with ${from}`);
+      checking = true;
+      h.checkToken(from, msg.token)
+        .then((good) => welcome(from, good))
+        .catch(() => reject("server unavailable"));
+    },
+    close: () => {
+      timer.cancel();
+      if (conn) h.closed(conn);
+    },
+  });
+}
