@@ -95,12 +95,12 @@ export class ClientApp {
       }
       case "block": {
         const r = await this.server.request({ t: "block", user: cmd.user });
-        const text = { ok: T.blockedUser(cmd.user), self: T.blockSelf, invalid_user: T.invalidUser, already: T.alreadyBlocked(cmd.user) };
+        const text = { ok: T.blockedUser(cmd.user), self: T.blockSelf, invalid_user: T.invalidUser, already: T.alreadyBlocked(cmd.user), storage_failure: T.storageFailure };
         return this.show(text[r.code as keyof typeof text] ?? unexpected(r));
       }
       case "unblock": {
         const r = await this.server.request({ t: "unblock", user: cmd.user });
-        const text = { ok: T.unblockedUser(cmd.user), self: T.unblockSelf, invalid_user: T.invalidUser, not_blocked: T.notBlocked(cmd.user) };
+        const text = { ok: T.unblockedUser(cmd.user), self: T.unblockSelf, invalid_user: T.invalidUser, not_blocked: T.notBlocked(cmd.user), storage_failure: T.storageFailure };
         return this.show(text[r.code as keyof typeof text] ?? unexpected(r));
       }
       case "startprivate":
@@ -152,6 +152,8 @@ export class ClientApp {
         return T.tooLong;
       case "mailbox_full":
         return T.mailboxFull(to);
+      case "storage_failure":
+        return T.storageFailure;
       default:
         return unexpected(r);
     }

@@ -5,7 +5,14 @@
 import { encodeFrame, KIND_JSON } from "./frame.ts";
 import { validate, type MessageOf, type Schema } from "./schema.ts";
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * The version this build speaks (in `hello` and `peer_hello`). Version 2 added
+ * acknowledged offline delivery (`msg.seq`, `ack`); a server still accepts a
+ * version 1 `hello` (see SUPPORTED_VERSIONS and docs/protocol.md §7).
+ */
+export const PROTOCOL_VERSION = 2;
+/** Versions a server accepts in `hello`. */
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
 export const APP_NAME = "termchat";
 
 /** Largest frame on the client↔server link (a 4096-byte text JSON-escaped fits easily). */
@@ -48,6 +55,7 @@ export const REPLY_CODES = [
   "file", // file_search: size, hashes, holders in users/maps
   "not_found", // file_search/file_have: no online user holds a file of that name
   "registry_full", // file_register/file_have: the server holds as many files as it may
+  "storage_failure", // message/block/unblock: the server's store failed (disk full, read-only); nothing changed
 ] as const;
 export type ReplyCode = (typeof REPLY_CODES)[number];
 
@@ -63,6 +71,8 @@ export const C2S = {
   unblock: { id: "int", user: "str" },
   logout: { id: "int" },
   activity: {},
+  // offline messages with seq <= upTo have been shown (v2; cumulative, no reply)
+  ack: { upTo: "int" },
   peer_request: { id: "int", user: "str" },
   peer_check: { id: "int", user: "str", token: "str" },
   // file sharing (SPEC §6): hashes are lower-case hex SHA-256, one per chunk; chunks are 1-based
@@ -79,7 +89,7 @@ export const S2C = {
     id: "int", code: REPLY_CODES, users: "strs?", host: "str?", port: "int?", token: "str?", user: "str?",
     size: "int?", hashes: "strs?", maps: "strs?", // file_search / file_conflict
   },
-  msg: { from: "str", text: "str", kind: ["direct", "broadcast", "offline"] },
+  msg: { from: "str", text: "str", kind: ["direct", "broadcast", "offline"], seq: "int?" }, // seq: offline, v2
   presence: { user: "str", state: ["in", "out"] },
   kicked: { reason: ["timeout"] },
   error: { code: "str", detail: "str?" },

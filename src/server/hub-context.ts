@@ -18,6 +18,12 @@ export interface Outbox {
   sendMany(sids: number[], msg: ServerMsg): void;
   /** Close the session's link after what was sent so far is flushed. */
   close(sid: number): void;
+  /**
+   * Call fn once the session's link has room again (its queue under the high-water
+   * mark), in a later callback, never inside this call. Not called if the link is
+   * gone by then. Paces the offline backlog (delivery.ts).
+   */
+  whenDrained(sid: number, fn: () => void): void;
 }
 
 export type HubConfig = {
@@ -45,6 +51,14 @@ export type Session = {
   idleArmed?: boolean;
   /** The hub asked the transport to close this link: ignore whatever still arrives on it. */
   closing?: boolean;
+  /** Protocol version from `hello`: 1 = offline messages leave the store when handed over, 2 = when acknowledged. */
+  v?: number;
+  /** Highest mailbox seq handed to this session's link (0: none). */
+  sentSeq?: number;
+  /** Highest seq this session acknowledged (v2). */
+  ackedSeq?: number;
+  /** The offline backlog is still being sent: new messages for this user queue behind it, in the mailbox. */
+  draining?: boolean;
 };
 
 export type Req<T extends ClientMsg["t"]> = Extract<ClientMsg, { t: T }>;
@@ -65,4 +79,6 @@ export interface HubContext {
   drop(s: Session): void;
   /** A successful login: the session becomes `user`'s. */
   enter(s: Session, user: string, peerPort: number | undefined): void;
+  /** Is the session still sending its offline backlog (so new messages must queue behind it)? */
+  isDraining(sid: number): boolean;
 }

@@ -11,12 +11,13 @@ import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
 import { Accounts } from "./accounts.ts";
 import { FileRegistry } from "./files.ts";
 import type { HubConfig, HubContext, Outbox, Reply, Session } from "./hub-context.ts";
+import { acknowledge, startDelivery } from "./delivery.ts";
 import { hello, login } from "./login-rules.ts";
 import { block, broadcast, message, unblock, visibleTo } from "./message-rules.ts";
 import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
 import { PeerTokens } from "./peertokens.ts";
 import { Presence } from "./presence.ts";
-import type { Store } from "./store.ts";
+import { StoreError, type Store } from "./store.ts";
 
 export { DEFAULT_LIMITS, type HubConfig, type Outbox } from "./hub-context.ts";
 
@@ -78,12 +79,12 @@ export class Hub implements HubContext {
     if (!s || s.stage === "gone" || s.closing) return;
     if (s.stage === "new") return hello(this, s, msg);
     if (s.stage === "hello") return login(this, s, msg);
-    // A peer_check is the client answering a call, not a command its user typed (SPEC §5).
-    if (msg.t !== "peer_check") this.touch(s);
+    // A peer_check or an ack is the client answering, not a command its user typed (SPEC §5).
+    if (msg.t !== "peer_check" && msg.t !== "ack") this.touch(s);
     const user = s.user!;
     switch (msg.t) {
       case "message":
-        return this.reply(s, msg.id, message(this, user, msg));
+        return this.reply(s, msg.id, () => message(this, user, msg));
       case "broadcast":
         return this.reply(s, msg.id, broadcast(this, user, msg));
       case "whoelse":
@@ -93,9 +94,9 @@ export class Hub implements HubContext {
         return this.reply(s, msg.id, { code: "users", users: visibleTo(this, user, seen) });
       }
       case "block":
-        return this.reply(s, msg.id, block(this, user, msg));
+        return this.reply(s, msg.id, () => block(this, user, msg));
       case "unblock":
-        return this.reply(s, msg.id, unblock(this, user, msg));
+        return this.reply(s, msg.id, () => unblock(this, user, msg));
       case "peer_request":
         return this.reply(s, msg.id, peerRequest(this, user, msg));
       case "peer_check":
@@ -106,6 +107,8 @@ export class Hub implements HubContext {
         return this.reply(s, msg.id, fileRequest(this, user, msg));
       case "activity":
         return;
+      case "ack":
+        return acknowledge(this, s, msg.upTo);
       case "logout":
         this.reply(s, msg.id, { code: "bye" });
         this.leave(s, "logout");
@@ -128,11 +131,13 @@ export class Hub implements HubContext {
     this.presence.login(user, { sid: s.sid, since: this.clock.now(), host: s.host, peerPort });
     this.log.debug(`session ${s.sid}: ${user} logged in from ${s.host}`);
     this.out.send(s.sid, { t: "login_result", code: "ok", user });
-    for (const m of this.store.mailbox.takeAll(user)) {
-      this.out.send(s.sid, { t: "msg", from: m.from, text: m.text, kind: "offline" });
-    }
+    startDelivery(this, s);
     this.announce(user, "in");
     this.touch(s);
+  }
+
+  isDraining(sid: number): boolean {
+    return this.sessions.get(sid)?.draining === true;
   }
 
   drop(s: Session): void {
@@ -142,6 +147,16 @@ export class Hub implements HubContext {
   }
 
   // ---- helpers ----
+
+  private guard(s: Session, rule: () => Reply): Reply {
+    try {
+      return rule();
+    } catch (e) {
+      if (!(e instanceof StoreError)) throw e;
+      this.log.debug(`session ${s.sid}: ${s.user}: storage failure: ${e.message}`);
+      return { code: "storage_failure" };
+    }
+  }
 
   /** Tell everyone online, except those `user` has blocked, that `user` came or went. */
   private announce(user: string, state: "in" | "out"): void {
@@ -193,7 +208,9 @@ export class Hub implements HubContext {
     this.announce(s.user, "out");
   }
 
-  private reply(s: Session, id: number, r: Reply): void {
+  /** A request's answer; a store that failed under it makes it `storage_failure` (SPEC §8). */
+  private reply(s: Session, id: number, r: Reply | (() => Reply)): void {
+    if (typeof r === "function") r = this.guard(s, r);
     // Not `{ t, id, ...r }`: the spread was ~4 % of a relaying server's CPU (same fields, same order).
     const m = { t: "reply", id, code: r.code } as Extract<ServerMsg, { t: "reply" }>;
     for (const k in r) if (k !== "code") (m as any)[k] = (r as any)[k];

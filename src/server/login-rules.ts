@@ -2,7 +2,7 @@
  * The stages before login (SPEC §3): the version handshake, then password checks
  * with per-connection and per-username limits.
  */
-import { MAX_SERVER_FRAME, PROTOCOL_VERSION, type ClientMsg, type ServerMsg } from "../protocol/messages.ts";
+import { MAX_SERVER_FRAME, SUPPORTED_VERSIONS, type ClientMsg, type ServerMsg } from "../protocol/messages.ts";
 import type { HubContext, Session } from "./hub-context.ts";
 
 /** The first frame of a connection must be `hello` in a version this server speaks. */
@@ -12,12 +12,14 @@ export function hello(hub: HubContext, s: Session, msg: ClientMsg): void {
     hub.out.send(s.sid, { t: "error", code: "protocol", detail: `expected hello, got ${msg.t}` });
     return hub.drop(s);
   }
-  if (msg.v !== PROTOCOL_VERSION) {
-    hub.out.send(s.sid, { t: "error", code: "version", detail: `server speaks version ${PROTOCOL_VERSION}` });
+  if (!SUPPORTED_VERSIONS.includes(msg.v)) {
+    hub.out.send(s.sid, { t: "error", code: "version", detail: `server speaks versions ${SUPPORTED_VERSIONS.join(", ")}` });
     return hub.drop(s);
   }
+  // The session speaks the client's version (an older client gets the older rules).
   s.stage = "hello";
-  hub.out.send(s.sid, { t: "hello_ok", v: PROTOCOL_VERSION, maxFrame: MAX_SERVER_FRAME });
+  s.v = msg.v;
+  hub.out.send(s.sid, { t: "hello_ok", v: msg.v, maxFrame: MAX_SERVER_FRAME });
 }
 
 /** A login attempt; on success the hub takes over (hub.enter). */

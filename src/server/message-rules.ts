@@ -11,16 +11,19 @@ export function message(hub: HubContext, from: string, m: Req<"message">): Reply
   if (m.to === from) return { code: "self" };
   if (hub.store.blocks.has(m.to, from)) return { code: "blocked_you" };
   const online = hub.presence.get(m.to);
-  if (online) {
+  // Online with a backlog still going out: the message joins the mailbox behind it,
+  // so it is shown after the older ones (delivery.ts); the sender sees "delivered".
+  if (online && !hub.isDraining(online.sid)) {
     hub.out.send(online.sid, { t: "msg", from, text: m.text, kind: "direct" });
     return { code: "ok" };
   }
+  // A failing store throws StoreError here: the hub replies storage_failure.
   if (hub.store.mailbox.count(m.to) >= hub.cfg.maxMailbox) {
     hub.log.debug(`mailbox of ${m.to} full (${hub.cfg.maxMailbox}), message from ${from} refused`);
     return { code: "mailbox_full" };
   }
   hub.store.mailbox.put(m.to, { from, text: m.text, at: hub.clock.now() });
-  return { code: "stored" };
+  return { code: online ? "ok" : "stored" };
 }
 
 export function broadcast(hub: HubContext, from: string, m: Req<"broadcast">): Reply {

@@ -32,9 +32,7 @@ export class ChatServer {
 
   constructor(private readonly opts: ServerOptions) {
     const outbox: Outbox = {
-      // The offline backlog goes out in one burst at login: a client that logs in
-      // and reads is not "not reading" because its mailbox was full (docs/limits.md).
-      send: (sid, msg) => this.links.get(sid)?.send(encodeMessage(msg), msg.t === "msg" && msg.kind === "offline"),
+      send: (sid, msg) => this.links.get(sid)?.send(encodeMessage(msg)),
       sendMany: (sids, msg: ServerMsg) => {
         if (sids.length === 0) return;
         const bytes = encodeMessage(msg);
@@ -44,6 +42,19 @@ export class ChatServer {
         else for (const sid of sids) this.links.get(sid)?.send(bytes);
       },
       close: (sid) => this.links.get(sid)?.end(),
+      // The offline backlog is paced by this (delivery.ts): the next batch once the link has room.
+      whenDrained: (sid, fn) => {
+        const link = this.links.get(sid);
+        link?.drained().then(() => {
+          if (!link.isOpen) return;
+          try {
+            fn();
+          } catch (e) {
+            opts.log.debug(`session ${sid}: internal error: ${(e as Error).stack ?? e}`);
+            link.destroy("internal error");
+          }
+        });
+      },
     };
     this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log);
   }
