@@ -19,8 +19,13 @@ import { StoreError } from "./store.ts";
 
 /** Bytes (about) of offline messages handed to the link per batch. */
 export const BATCH_BYTES = 256 * 1024;
-/** Rows read from the store per batch, at most. */
-export const BATCH_ROWS = 512;
+/**
+ * Rows read from the store per batch: at first FIRST_ROWS, then as many as the
+ * previous batch's average size says fit in BATCH_BYTES (reading 512 rows of 4 KiB
+ * to send 64 of them made most of a never-reading login's memory churn).
+ */
+const FIRST_ROWS = 64;
+const MAX_ROWS = 1024;
 /** JSON framing around a message's from and text, about (frame header, keys, seq). */
 const MSG_OVERHEAD = 64;
 
@@ -37,8 +42,9 @@ function sendBatch(hub: HubContext, s: Session): void {
   if (s.stage !== "in" || s.closing || !s.draining) return;
   const user = s.user!;
   let rows;
+  const limit = s.batchRows ?? FIRST_ROWS;
   try {
-    rows = hub.store.mailbox.peek(user, s.sentSeq!, BATCH_ROWS);
+    rows = hub.store.mailbox.peek(user, s.sentSeq!, limit);
   } catch (e) {
     if (!(e instanceof StoreError)) throw e;
     // Left in the store: delivered at the next login.
@@ -58,10 +64,11 @@ function sendBatch(hub: HubContext, s: Session): void {
   }
   if (!withSeq && sent > 0) remove(hub, s, s.sentSeq!);
   // Fewer rows than asked for, all sent: the mailbox holds nothing newer right now.
-  if (rows.length < BATCH_ROWS && sent === rows.length) {
+  if (rows.length < limit && sent === rows.length) {
     s.draining = false;
     return;
   }
+  s.batchRows = Math.min(MAX_ROWS, Math.max(1, Math.ceil((BATCH_BYTES * sent) / bytes)));
   hub.out.whenDrained(s.sid, () => sendBatch(hub, s));
 }
 
@@ -73,7 +80,9 @@ export function acknowledge(hub: HubContext, s: Session, upTo: number): void {
   }
   const to = Math.min(upTo, s.sentSeq ?? 0);
   if (to <= (s.ackedSeq ?? 0)) return;
-  if (remove(hub, s, to)) s.ackedSeq = to;
+  if (!remove(hub, s, to)) return;
+  s.ackedSeq = to;
+  hub.log.debug(`session ${s.sid}: ${s.user} acknowledged up to ${to}`);
 }
 
 function remove(hub: HubContext, s: Session, upTo: number): boolean {

@@ -57,6 +57,8 @@ export type Session = {
   sentSeq?: number;
   /** Highest seq this session acknowledged (v2). */
   ackedSeq?: number;
+  /** Rows to read for the next backlog batch (delivery.ts sizes it from the last one). */
+  batchRows?: number;
   /** The offline backlog is still being sent: new messages for this user queue behind it, in the mailbox. */
   draining?: boolean;
 };

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { existsSync, rmSync } from "node:fs";
+import { Database } from "bun:sqlite";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sqliteStore } from "../../src/server/sqlite-store.ts";
@@ -114,6 +115,60 @@ function storeContract(name: string, make: () => Store) {
     });
   });
 
+  describe(`${name}: acknowledged delivery (seq, peek, ack)`, () => {
+    const m = (text: string) => ({ from: "yoda", text, at: 7 });
+
+    test("put returns seqs that increase per recipient, interleaved or not; peek shows the same seqs", () => {
+      const s = make();
+      const h1 = s.mailbox.put("hans", m("h1"));
+      const l1 = s.mailbox.put("luke", m("l1"));
+      const h2 = s.mailbox.put("hans", m("h2"));
+      const h3 = s.mailbox.put("hans", m("h3"));
+      expect(h1).toBeLessThan(h2);
+      expect(h2).toBeLessThan(h3);
+      expect(s.mailbox.peek("hans", 0, 10)).toEqual([
+        { ...m("h1"), seq: h1 },
+        { ...m("h2"), seq: h2 },
+        { ...m("h3"), seq: h3 },
+      ]);
+      expect(s.mailbox.peek("luke", 0, 10)).toEqual([{ ...m("l1"), seq: l1 }]);
+    });
+
+    test("peek pages by afterSeq and limit, oldest first, and removes nothing", () => {
+      const s = make();
+      const seqs = Array.from({ length: 10 }, (_, i) => s.mailbox.put("hans", m(`t${i}`)));
+      expect(s.mailbox.peek("hans", 0, 3).map((x) => x.text)).toEqual(["t0", "t1", "t2"]);
+      expect(s.mailbox.peek("hans", seqs[2]!, 3).map((x) => x.text)).toEqual(["t3", "t4", "t5"]);
+      expect(s.mailbox.peek("hans", seqs[8]!, 3).map((x) => x.text)).toEqual(["t9"]);
+      expect(s.mailbox.peek("hans", seqs[9]!, 3)).toEqual([]);
+      expect(s.mailbox.peek("nobody", 0, 3)).toEqual([]);
+      expect(s.mailbox.count("hans")).toBe(10);
+    });
+
+    test("ack removes that recipient's messages up to upTo and nothing else", () => {
+      const s = make();
+      const seqs = Array.from({ length: 5 }, (_, i) => s.mailbox.put("hans", m(`t${i}`)));
+      s.mailbox.put("luke", m("keep"));
+      s.mailbox.ack("hans", seqs[1]!);
+      expect(s.mailbox.peek("hans", 0, 10).map((x) => x.text)).toEqual(["t2", "t3", "t4"]);
+      s.mailbox.ack("hans", seqs[0]!); // backwards: nothing
+      expect(s.mailbox.count("hans")).toBe(3);
+      s.mailbox.ack("hans", seqs[4]! + 1000);
+      expect(s.mailbox.count("hans")).toBe(0);
+      expect(s.mailbox.count("luke")).toBe(1);
+      s.mailbox.ack("nobody", 1_000_000);
+    });
+
+    test("seqs are never reused: a put after everything was acked gets a larger one", () => {
+      const s = make();
+      const a = s.mailbox.put("hans", m("a"));
+      s.mailbox.ack("hans", a);
+      const b = s.mailbox.put("hans", m("b"));
+      expect(b).toBeGreaterThan(a);
+      expect(s.mailbox.peek("hans", 0, 10)).toEqual([{ ...m("b"), seq: b }]);
+    });
+  });
+
   describe(`${name}: blocks`, () => {
     test("add, has, remove with their return values", () => {
       const s = make();
@@ -165,6 +220,52 @@ storeContract("sqliteStore (file)", () => tempStore().store);
 storeContract("sqliteStore (:memory:)", () => sqliteStore(":memory:"));
 
 describe("sqliteStore durability", () => {
+  test("seqs survive a reopen and keep increasing, even after everything was acknowledged", () => {
+    const t = tempStore();
+    const a = t.store.mailbox.put("hans", { from: "yoda", text: "a", at: 1 });
+    const b = t.store.mailbox.put("hans", { from: "yoda", text: "b", at: 2 });
+    t.store.mailbox.ack("hans", a);
+    t.store.close();
+    const again = t.reopen();
+    expect(again.mailbox.peek("hans", 0, 10)).toEqual([{ from: "yoda", text: "b", at: 2, seq: b }]);
+    again.mailbox.ack("hans", b);
+    again.close();
+    const third = t.reopen();
+    expect(third.mailbox.put("hans", { from: "yoda", text: "c", at: 3 })).toBeGreaterThan(b);
+  });
+
+  test("a file written before acknowledged delivery (schema 1, written by hand here) is read as it is, with its seqs", () => {
+    const path = join(tmpdir(), `termchat-test-${process.pid}-${randomBytes(6).toString("hex")}.sqlite`);
+    temps.push({ path, stores: [] });
+    const old = new Database(path, { create: true });
+    old.run("PRAGMA journal_mode = WAL");
+    old.run(`CREATE TABLE mailbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      recipient TEXT NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, at INTEGER NOT NULL)`);
+    old.run("CREATE INDEX mailbox_recipient ON mailbox (recipient, seq)");
+    old.run("CREATE TABLE blocks (blocker TEXT NOT NULL, blocked TEXT NOT NULL, PRIMARY KEY (blocker, blocked)) WITHOUT ROWID");
+    old.run("PRAGMA user_version = 1");
+    old.run("INSERT INTO mailbox (recipient, sender, body, at) VALUES ('hans', 'yoda', 'old 1', 1), ('hans', 'luke', 'old 2', 2)");
+    old.close();
+    const s = sqliteStore(path);
+    temps.at(-1)!.stores.push(s);
+    expect(s.mailbox.peek("hans", 0, 10)).toEqual([
+      { from: "yoda", text: "old 1", at: 1, seq: 1 },
+      { from: "luke", text: "old 2", at: 2, seq: 2 },
+    ]);
+    expect(s.mailbox.put("hans", { from: "yoda", text: "new", at: 3 })).toBe(3);
+  });
+
+  test("a new file is created with mode 0600 even under a permissive umask; its WAL gets the same mode", () => {
+    const old = process.umask(0);
+    try {
+      const { store, path } = tempStore();
+      store.mailbox.put("hans", { from: "yoda", text: "x", at: 1 });
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(statSync(`${path}-wal`).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(old);
+    }
+  });
   test("the file is created", () => {
     const { path } = tempStore();
     expect(existsSync(path)).toBe(true);
