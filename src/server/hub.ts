@@ -13,7 +13,7 @@ import { FileRegistry } from "./files.ts";
 import type { HubConfig, HubContext, Outbox, Reply, Session } from "./hub-context.ts";
 import { acknowledge, startDelivery } from "./delivery.ts";
 import { hello, login } from "./login-rules.ts";
-import { block, broadcast, message, unblock, visibleTo } from "./message-rules.ts";
+import { block, broadcast, message, unblock, whoelse, whoelseSince } from "./message-rules.ts";
 import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
 import { PeerTokens } from "./peertokens.ts";
 import { Presence } from "./presence.ts";
@@ -88,11 +88,9 @@ export class Hub implements HubContext {
       case "broadcast":
         return this.reply(s, msg.id, broadcast(this, user, msg));
       case "whoelse":
-        return this.reply(s, msg.id, { code: "users", users: visibleTo(this, user, [...this.presence.users()]) });
-      case "whoelsesince": {
-        const seen = this.presence.onlineWithin(this.clock.now(), msg.seconds * 1000);
-        return this.reply(s, msg.id, { code: "users", users: visibleTo(this, user, seen) });
-      }
+        return this.reply(s, msg.id, whoelse(this, user));
+      case "whoelsesince":
+        return this.reply(s, msg.id, whoelseSince(this, user, msg.seconds));
       case "block":
         return this.reply(s, msg.id, () => block(this, user, msg));
       case "unblock":

@@ -51,8 +51,19 @@ export function unblock(hub: HubContext, user: string, m: Req<"unblock">): Reply
   return { code: hub.store.blocks.remove(user, m.user) ? "ok" : "not_blocked", user: m.user };
 }
 
+/** The other online users `user` may see. */
+export function whoelse(hub: HubContext, user: string): Reply {
+  return { code: "users", users: visibleTo(hub, user, [...hub.presence.users()]) };
+}
+
+/** The other users online at any moment of the last `seconds` that `user` may see. */
+export function whoelseSince(hub: HubContext, user: string, seconds: number): Reply {
+  const seen = hub.presence.onlineWithin(hub.clock.now(), seconds * 1000);
+  return { code: "users", users: visibleTo(hub, user, seen) };
+}
+
 /** Other users from `names` that `viewer` may see (not self, not those who block the viewer). */
-export function visibleTo(hub: HubContext, viewer: string, names: string[]): string[] {
+function visibleTo(hub: HubContext, viewer: string, names: string[]): string[] {
   return names.filter((u) => u !== viewer && !hub.store.blocks.has(u, viewer));
 }
 

@@ -101,8 +101,17 @@ function mailbox(db: Database): Mailbox {
     peek: guarded("read mailbox", (to: string, afterSeq: number, limit: number): QueuedMessage[] => {
       return peek.all({ r: to, after: afterSeq, n: limit }).map((row) => ({ from: row.sender, text: row.body, at: row.at, seq: row.seq }));
     }),
+    // A deletion need not wait for the disk (synchronous NORMAL: in WAL mode it still
+    // survives a killed process, and the next FULL commit syncs it along): if power
+    // fails first, those messages are only delivered again. A `put` still waits.
+    // With FULL, the acks of a 100 000-message backlog were a thousand fsyncs.
     ack: guarded("delete acknowledged messages", (to: string, upToSeq: number) => {
-      ack.run({ r: to, upTo: upToSeq });
+      db.run("PRAGMA synchronous = NORMAL");
+      try {
+        ack.run({ r: to, upTo: upToSeq });
+      } finally {
+        db.run("PRAGMA synchronous = FULL");
+      }
     }),
     count: guarded("count mailbox", (to: string) => count.get({ r: to })?.n ?? 0),
   };
