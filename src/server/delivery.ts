@@ -4,7 +4,7 @@
  *
  * - A batch is at most about BATCH_BYTES; the next one is sent when the link has
  *   room again (Outbox.whenDrained), so a recipient that does not read costs the
- *   server one link's high-water mark, not its whole mailbox, and the backlog
+ *   server a few MiB of queued output, not its whole mailbox, and the backlog
  *   counts against the outbound cap like everything else.
  * - Version 2 sessions get each message's `seq` and acknowledge cumulatively
  *   (`ack {upTo}`); only acknowledged messages are deleted, so what a cut

@@ -19,9 +19,10 @@ export interface Outbox {
   /** Close the session's link after what was sent so far is flushed. */
   close(sid: number): void;
   /**
-   * Call fn once the session's link has room again (its queue under the high-water
-   * mark), in a later callback, never inside this call. Not called if the link is
-   * gone by then. Paces the offline backlog (delivery.ts).
+   * Call fn once the session's link has room for more (at once if little is queued,
+   * else when its queue is under the high-water mark), in a later callback, never
+   * inside this call. Not called if the link is gone by then. Paces the offline
+   * backlog (delivery.ts).
    */
   whenDrained(sid: number, fn: () => void): void;
 }

@@ -13,6 +13,8 @@ import type { Store } from "./store.ts";
 
 /** Bytes queued for a client that stops reading before it is dropped. */
 export const MAX_CLIENT_QUEUE = 8 * 1024 * 1024;
+/** Bytes of offline backlog (and whatever else) allowed to wait on a link before the next batch waits for it to drain. */
+const BACKLOG_QUEUE = 4 * 1024 * 1024;
 
 export type ServerOptions = {
   host: string;
@@ -42,10 +44,13 @@ export class ChatServer {
         else for (const sid of sids) this.links.get(sid)?.send(bytes);
       },
       close: (sid) => this.links.get(sid)?.end(),
-      // The offline backlog is paced by this (delivery.ts): the next batch once the link has room.
+      // Paces the offline backlog (delivery.ts): batches follow each other until
+      // BACKLOG_QUEUE waits on the link, then resume once it is under its high-water
+      // mark — the gap keeps the client fed while the server is busy elsewhere.
       whenDrained: (sid, fn) => {
         const link = this.links.get(sid);
-        link?.drained().then(() => {
+        if (!link) return;
+        const next = () => {
           if (!link.isOpen) return;
           try {
             fn();
@@ -53,7 +58,9 @@ export class ChatServer {
             opts.log.debug(`session ${sid}: internal error: ${(e as Error).stack ?? e}`);
             link.destroy("internal error");
           }
-        });
+        };
+        if (link.queuedBytes < BACKLOG_QUEUE) queueMicrotask(next);
+        else void link.drained().then(next);
       },
     };
     this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log);
