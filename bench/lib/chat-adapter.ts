@@ -9,7 +9,7 @@ import { BenchSocket } from "./sock.ts";
 
 const LOGIN_MS = 30_000;
 /** Offline messages handled before an ack goes out mid-read, as ./client does (src/client/session.ts). */
-const ACK_EVERY = 100;
+const ACK_EVERY = 1000;
 
 class ChatConn implements BenchConn {
   listening = false;
@@ -21,6 +21,7 @@ class ChatConn implements BenchConn {
   /** Offline delivery (protocol v2): highest seq handled, highest acknowledged. */
   private shownSeq = 0;
   private ackedSeq = 0;
+  private settled: { id: number; done: () => void } | null = null;
   private readonly decoder = new FrameDecoder(MAX_SERVER_FRAME);
   loginWait: ((code: string) => void) | null = null;
   sock!: BenchSocket;
@@ -52,6 +53,8 @@ class ChatConn implements BenchConn {
           this.shownSeq = m.seq;
           if (this.shownSeq - this.ackedSeq >= ACK_EVERY) this.ack();
         }
+      } else if (m.t === "reply" && m.id === this.settled?.id) {
+        this.settled.done();
       } else if (m.t === "login_result") {
         const w = this.loginWait;
         this.loginWait = null;
@@ -89,6 +92,13 @@ class ChatConn implements BenchConn {
   discard(): void {
     this.discarding = true;
     this.listening = false;
+  }
+  /** Requests are answered in order: once a whoelse sent after the acks is answered, the acks are done. */
+  settle(): Promise<void> {
+    return new Promise((done) => {
+      this.settled = { id: this.nextId, done };
+      this.sock.write(encodeMessage({ t: "whoelse", id: this.nextId++ }));
+    });
   }
   close(): void {
     this.sock.close();

@@ -24,8 +24,13 @@ type Request = ClientMsg extends infer M ? (M extends { id: number } ? Omit<M, "
 export class SessionError extends Error {}
 
 const HANDSHAKE_MS = 10_000;
-/** Offline messages shown before an ack is sent even though more are still coming in. */
-const ACK_EVERY = 100;
+/**
+ * Offline messages shown before an ack is sent even though more are still coming in
+ * (besides the ack once the messages that arrived together are shown). Each ack costs
+ * the server a DELETE: 100 000 messages acked per 100 took 179 ms of server time, per
+ * 1 000 100 ms (measured on the SQLite store).
+ */
+const ACK_EVERY = 1000;
 
 export class ServerSession {
   private nextId = 1;
