@@ -10,7 +10,7 @@ import type { TCPSocketListener } from "bun";
 import type { Logger } from "../common/logger.ts";
 import { stripControls } from "../common/sanitize.ts";
 import { KIND_JSON, type Frame } from "../protocol/frame.ts";
-import { decodePeer, encodeMessage, MAX_PEER_FRAME, PROTOCOL_VERSION, type PeerMsg } from "../protocol/messages.ts";
+import { decodePeer, encodeMessage, MAX_PEER_FRAME, PEER_PROTOCOL_VERSION, SUPPORTED_VERSIONS, type PeerMsg } from "../protocol/messages.ts";
 import { connectLink, listenLinks, type Link, type LinkEvents } from "../net/link.ts";
 import type { PrivateChat } from "./app.ts";
 import type { ServerSession } from "./session.ts";
@@ -179,7 +179,7 @@ export class Peers implements PrivateChat {
       connectLink(host, port, PEER_LINK, events)
         .then((link) => {
           conn = new PeerConn(user, link);
-          link.send(encodeMessage({ t: "peer_hello", v: PROTOCOL_VERSION, from: this.me!, token }));
+          link.send(encodeMessage({ t: "peer_hello", v: PEER_PROTOCOL_VERSION, from: this.me!, token }));
         })
         .catch((e) => done(new Error(`connect ${host}:${port}: ${(e as NodeJS.ErrnoException).code ?? e}`)));
     });
@@ -206,7 +206,7 @@ export class Peers implements PrivateChat {
         const msg = f.kind === KIND_JSON ? decodePeer(f.body) : "not a message";
         if (typeof msg === "string") return reject(msg);
         if (msg.t !== "peer_hello") return reject(`expected peer_hello, got ${msg.t}`);
-        if (!this.me || !this.server || msg.v !== PROTOCOL_VERSION) return reject("not ready or wrong version");
+        if (!this.me || !this.server || !SUPPORTED_VERSIONS.includes(msg.v)) return reject("not ready or wrong version");
         const from = msg.from;
         if (this.sessions.get(from)?.state === "live") return reject(`already linked with ${from}`);
         checking = true;

@@ -6,13 +6,19 @@ import { encodeFrame, KIND_JSON } from "./frame.ts";
 import { validate, type MessageOf, type Schema } from "./schema.ts";
 
 /**
- * The version this build speaks (in `hello` and `peer_hello`). Version 2 added
+ * The version this build speaks to the server (in `hello`). Version 2 added
  * acknowledged offline delivery (`msg.seq`, `ack`); a server still accepts a
  * version 1 `hello` (see SUPPORTED_VERSIONS and docs/protocol.md §7).
  */
 export const PROTOCOL_VERSION = 2;
 /** Versions a server accepts in `hello`. */
 export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
+/**
+ * The version a client sends in `peer_hello`: peer links did not change in
+ * version 2, so a caller still says 1 (older clients accept only that) and a
+ * callee accepts any of SUPPORTED_VERSIONS.
+ */
+export const PEER_PROTOCOL_VERSION = 1;
 export const APP_NAME = "termchat";
 
 /** Largest frame on the client↔server link (a 4096-byte text JSON-escaped fits easily). */

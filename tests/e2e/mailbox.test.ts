@@ -7,7 +7,8 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MAX_TEXT_BYTES, type ServerMsg } from "../../src/protocol/messages.ts";
 import { sqliteStore } from "../../src/server/sqlite-store.ts";
@@ -111,24 +112,26 @@ test("a login that never reads, with a full mailbox of 4 KiB texts: server memor
 }, 90_000);
 
 describe("a store that cannot write (a full disk)", () => {
-  const mnt = join(tempDir("chat-tmpfs-"), "mnt");
-  let mounted = false;
+  // A 1 MiB tmpfs of its own, detached after the test (lazily: the server may still hold it open).
+  let mnt: string | null = null;
   afterAll(() => {
-    if (mounted) spawnSync("umount", [mnt]);
+    if (!mnt) return;
+    spawnSync("umount", ["-l", mnt]);
+    rmSync(mnt, { recursive: true, force: true });
   });
 
   // Mounting a small tmpfs needs root, as the test machine is.
   test.skipIf(process.getuid?.() !== 0)("the sender gets the storage error, stays connected and usable; once there is room, stored again", async () => {
-    mkdirSync(mnt, { recursive: true });
-    const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
+    const dir = mkdtempSync(join(tmpdir(), "chat-tmpfs-"));
+    const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]);
     expect(m.status).toBe(0);
-    mounted = true;
-    const srv = await startServer({ store: join(mnt, "state.sqlite") });
+    mnt = dir;
+    const srv = await startServer({ store: join(dir, "state.sqlite") });
     const hans = await loginClient(srv.port, "hans");
     await expectReply(hans, "message yoda before", "yoda is offline. Your message will be delivered when they log in");
 
     // Fill the file system from outside the server.
-    const filler = join(mnt, "filler");
+    const filler = join(dir, "filler");
     spawnSync("dd", ["if=/dev/zero", `of=${filler}`, "bs=4k"]);
     expect(statSync(filler).size).toBeGreaterThan(0);
 
