@@ -308,6 +308,12 @@ async function mailbox(job: Extract<Job, { t: "mailbox" }>): Promise<MailboxResu
   clearTimeout(timer);
   const cpuPct = cpu.stop();
   const srvPct = srv.stop();
+  // Let the server handle the last acks before the connection goes (not timed).
+  if (received >= job.expect && c.settle) {
+    let t: Timer | undefined;
+    await Promise.race([c.settle(), new Promise<void>((r) => (t = setTimeout(r, 10_000)))]);
+    clearTimeout(t);
+  }
   c.close();
   if (received < job.expect) {
     throw new Error(`only ${received} of ${job.expect} offline messages arrived${closed ? ` (connection closed: ${closed})` : ""}`);

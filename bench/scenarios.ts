@@ -281,7 +281,7 @@ export async function mailbox(target: Target, ctx: Ctx): Promise<Figures | null>
   const store = join(ctx.start.dir, `mailbox-run-${Date.now()}.sqlite`);
   copySqlite(ctx.mailboxSeed, store);
   try {
-    return await withServer(target, { ...ctx.start, store }, (srv) =>
+    const figures: Figures = await withServer(target, { ...ctx.start, store }, (srv) =>
       withWorkers(1, async ([w]) => {
         const rss0 = await restingRss(srv.pid, Math.min(3000, s.restMs));
         const r = await w!.run<MailboxResult>(
@@ -307,6 +307,11 @@ export async function mailbox(target: Target, ctx: Ctx): Promise<Figures | null>
         };
       }),
     );
+    // The client acknowledged what it was shown (protocol v2): the server, now stopped, deleted it all.
+    const after = sqliteStore(store);
+    figures["left unacked"] = after.mailbox.count(ctx.creds[0]![0]);
+    after.close();
+    return figures;
   } finally {
     for (const ext of ["", "-wal", "-shm"]) rmSync(store + ext, { force: true });
   }

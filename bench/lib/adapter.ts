@@ -25,6 +25,11 @@ export interface BenchConn {
    * never look at). There is no way back: the stream position is lost.
    */
   discard(): void;
+  /**
+   * Resolve once the server has handled everything this connection sent so far
+   * (our protocol: the offline-message acks; a request answered after them).
+   */
+  settle?(): Promise<void>;
   close(): void;
 }
 

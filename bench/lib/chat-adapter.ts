@@ -8,6 +8,8 @@ import type { Adapter, BenchConn } from "./adapter.ts";
 import { BenchSocket } from "./sock.ts";
 
 const LOGIN_MS = 30_000;
+/** Offline messages handled before an ack goes out mid-read, as ./client does (src/client/session.ts). */
+const ACK_EVERY = 1000;
 
 class ChatConn implements BenchConn {
   listening = false;
@@ -16,6 +18,10 @@ class ChatConn implements BenchConn {
   received = 0;
   private discarding = false;
   private nextId = 1;
+  /** Offline delivery (protocol v2): highest seq handled, highest acknowledged. */
+  private shownSeq = 0;
+  private ackedSeq = 0;
+  private settled: { id: number; done: () => void } | null = null;
   private readonly decoder = new FrameDecoder(MAX_SERVER_FRAME);
   loginWait: ((code: string) => void) | null = null;
   sock!: BenchSocket;
@@ -43,6 +49,12 @@ class ChatConn implements BenchConn {
       if (typeof m === "string") throw new Error(`undecodable message from server: ${m}`);
       if (m.t === "msg") {
         if (this.listening) this.onMessage(m.from, m.text);
+        if (m.seq !== undefined && m.seq > this.shownSeq) {
+          this.shownSeq = m.seq;
+          if (this.shownSeq - this.ackedSeq >= ACK_EVERY) this.ack();
+        }
+      } else if (m.t === "reply" && m.id === this.settled?.id) {
+        this.settled.done();
       } else if (m.t === "login_result") {
         const w = this.loginWait;
         this.loginWait = null;
@@ -53,6 +65,13 @@ class ChatConn implements BenchConn {
         w?.(`${m.t}: ${JSON.stringify(m)}`);
       }
     }
+    // Everything that arrived together is handled: acknowledge it (the server deletes only what is acked).
+    if (this.shownSeq > this.ackedSeq) this.ack();
+  }
+
+  private ack(): void {
+    this.ackedSeq = this.shownSeq;
+    this.sock.write(encodeMessage({ t: "ack", upTo: this.shownSeq }));
   }
 
   login(pass: string): Promise<string> {
@@ -73,6 +92,13 @@ class ChatConn implements BenchConn {
   discard(): void {
     this.discarding = true;
     this.listening = false;
+  }
+  /** Requests are answered in order: once a whoelse sent after the acks is answered, the acks are done. */
+  settle(): Promise<void> {
+    return new Promise((done) => {
+      this.settled = { id: this.nextId, done };
+      this.sock.write(encodeMessage({ t: "whoelse", id: this.nextId++ }));
+    });
   }
   close(): void {
     this.sock.close();

@@ -140,13 +140,13 @@ export class ClientApp {
       case "block": {
         const r = await this.server.request({ t: "block", user: cmd.user });
         if (r.code === "unexpected") return this.show(T.unexpectedAnswer(r.got));
-        const text = { ok: T.blockedUser(cmd.user), self: T.blockSelf, invalid_user: T.invalidUser, already: T.alreadyBlocked(cmd.user) };
+        const text = { ok: T.blockedUser(cmd.user), self: T.blockSelf, invalid_user: T.invalidUser, already: T.alreadyBlocked(cmd.user), storage_failure: T.storageFailure };
         return this.show(text[r.code]);
       }
       case "unblock": {
         const r = await this.server.request({ t: "unblock", user: cmd.user });
         if (r.code === "unexpected") return this.show(T.unexpectedAnswer(r.got));
-        const text = { ok: T.unblockedUser(cmd.user), self: T.unblockSelf, invalid_user: T.invalidUser, not_blocked: T.notBlocked(cmd.user) };
+        const text = { ok: T.unblockedUser(cmd.user), self: T.unblockSelf, invalid_user: T.invalidUser, not_blocked: T.notBlocked(cmd.user), storage_failure: T.storageFailure };
         return this.show(text[r.code]);
       }
     }
@@ -173,6 +173,8 @@ export class ClientApp {
         return T.tooLong;
       case "mailbox_full":
         return T.mailboxFull(to);
+      case "storage_failure":
+        return T.storageFailure;
       case "unexpected":
         return T.unexpectedAnswer(r.got);
     }

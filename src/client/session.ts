@@ -39,6 +39,13 @@ export class SessionError extends Error {}
 
 /** The server must answer hello and login within this time. */
 export const HANDSHAKE_MS = 10_000;
+/**
+ * Offline messages shown before an ack is sent even though more are still coming in
+ * (besides the ack once the messages that arrived together are shown). Each ack costs
+ * the server a DELETE: 100 000 messages acked per 100 took 179 ms of server time, per
+ * 1 000 100 ms (measured on the SQLite store).
+ */
+const ACK_EVERY = 1000;
 
 type Pending = { request: RequestType; resolve: (r: Answer<RequestType>) => void; reject: (e: Error) => void };
 
@@ -52,6 +59,10 @@ export class ServerSession {
   private onEvent: ((e: ServerEvent) => void) | null = null;
   private early: ServerEvent[] = [];
   private link: SessionLink | null = null;
+  /** Offline delivery: highest seq shown, highest acknowledged, an ack pending for this turn. */
+  private shownSeq = 0;
+  private ackedSeq = 0;
+  private ackScheduled = false;
   onClose: (reason: string) => void = () => {};
 
   private constructor(private readonly clock: Clock) {}
@@ -108,7 +119,7 @@ export class ServerSession {
     this.onEvent = fn;
     const early = this.early;
     this.early = [];
-    for (const e of early) fn(e);
+    for (const e of early) this.deliver(e);
   }
 
   close(): void {
@@ -156,9 +167,34 @@ export class ServerSession {
       return w.resolve(msg);
     }
     if (msg.t === "msg" || msg.t === "presence" || msg.t === "kicked" || msg.t === "error") {
-      if (this.onEvent) this.onEvent(msg);
+      if (this.onEvent) this.deliver(msg);
       else this.early.push(msg);
     }
+  }
+
+  /**
+   * Hand an event to the app (which shows it before returning); an offline message
+   * shown is then acknowledged, cumulatively: every ACK_EVERY, and once the events
+   * that arrived together are all handled (setImmediate) — a few acks per backlog,
+   * not one per message. The server deletes only what was acked, so a client that
+   * dies before acking is shown those messages again at its next login.
+   */
+  private deliver(e: ServerEvent): void {
+    this.onEvent!(e);
+    if (e.t !== "msg" || e.seq === undefined || e.seq <= this.shownSeq) return;
+    this.shownSeq = e.seq;
+    if (this.shownSeq - this.ackedSeq >= ACK_EVERY) return this.sendAck();
+    if (!this.ackScheduled) {
+      this.ackScheduled = true;
+      setImmediate(() => this.sendAck());
+    }
+  }
+
+  private sendAck(): void {
+    this.ackScheduled = false;
+    if (this.shownSeq <= this.ackedSeq || this.closed) return;
+    this.ackedSeq = this.shownSeq;
+    this.send({ t: "ack", upTo: this.shownSeq });
   }
 
   private onLinkClosed(reason: string): void {

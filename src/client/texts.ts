@@ -21,6 +21,7 @@ export const T = {
   usage: (line: string) => `Error. Usage: ${line}`,
   invalidUser: "Error. Invalid user",
   tooLong: "Error. Message too long",
+  storageFailure: "Error. Server storage failure, please try again later",
 
   chat: (from: string, text: string) => `${from}: ${text}`,
   offlineStored: (u: string) => `${u} is offline. Your message will be delivered when they log in`,

@@ -5,7 +5,20 @@
 import { encodeFrame, KIND_JSON } from "./frame.ts";
 import { validate, type FieldSpec, type Fields, type Flatten, type MessageOf, type Schema } from "./schema.ts";
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * The version this build speaks to the server (in `hello`). Version 2 added
+ * acknowledged offline delivery (`msg.seq`, `ack`); a server still accepts a
+ * version 1 `hello` (see SUPPORTED_VERSIONS and docs/protocol.md §7).
+ */
+export const PROTOCOL_VERSION = 2;
+/** Versions a server accepts in `hello`. */
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
+/**
+ * The version a client sends in `peer_hello`: peer links did not change in
+ * version 2, so a caller still says 1 (older clients accept only that) and a
+ * callee accepts any of SUPPORTED_VERSIONS.
+ */
+export const PEER_PROTOCOL_VERSION = 1;
 export const APP_NAME = "termchat";
 
 /** Largest frame on the client↔server link (a 4096-byte text JSON-escaped fits easily). */
@@ -48,6 +61,7 @@ export const REPLY_CODES = [
   "file", // file_search: size, hashes, holders in users/maps
   "not_found", // file_search/file_have: no online user holds a file of that name
   "registry_full", // file_register/file_have: the server holds as many files as it may
+  "storage_failure", // message/block/unblock: the server's store failed (disk full, read-only); nothing changed
 ] as const;
 export type ReplyCode = (typeof REPLY_CODES)[number];
 
@@ -63,6 +77,8 @@ export const C2S = {
   unblock: { id: "int", user: "str" },
   logout: { id: "int" },
   activity: {},
+  // offline messages with seq <= upTo have been shown (v2; cumulative, no reply)
+  ack: { upTo: "int" },
   peer_request: { id: "int", user: "str" },
   peer_check: { id: "int", user: "str", token: "str" },
   // file sharing (SPEC §6): hashes are lower-case hex SHA-256, one per chunk; chunks are 1-based
@@ -80,7 +96,7 @@ export const S2C = {
     size: "int?", hashes: "strs?", maps: "strs?", // file_search / file_conflict
     more: "bool?", // a listing too long for one frame: more parts with this id follow (listing.ts)
   },
-  msg: { from: "str", text: "str", kind: ["direct", "broadcast", "offline"] },
+  msg: { from: "str", text: "str", kind: ["direct", "broadcast", "offline"], seq: "int?" }, // seq: offline, v2
   presence: { user: "str", state: ["in", "out"] },
   kicked: { reason: ["timeout"] },
   error: { code: "str", detail: "str?" },
@@ -114,12 +130,12 @@ export type RequestType = Extract<ClientMsg, { id: number }>["t"];
  * Fields a code does not list may be present and are ignored.
  */
 export const REPLIES = {
-  message: { ok: {}, stored: {}, blocked_you: {}, invalid_user: {}, self: {}, too_long: {}, mailbox_full: {} },
+  message: { ok: {}, stored: {}, blocked_you: {}, invalid_user: {}, self: {}, too_long: {}, mailbox_full: {}, storage_failure: {} },
   broadcast: { ok: {}, partial: {}, too_long: {} },
   whoelse: { users: { users: "strs" } },
   whoelsesince: { users: { users: "strs" } },
-  block: { ok: {}, self: {}, invalid_user: {}, already: {} },
-  unblock: { ok: {}, self: {}, invalid_user: {}, not_blocked: {} },
+  block: { ok: {}, self: {}, invalid_user: {}, already: {}, storage_failure: {} },
+  unblock: { ok: {}, self: {}, invalid_user: {}, not_blocked: {}, storage_failure: {} },
   peer_request: { peer: { host: "str", port: "int", token: "str" }, invalid_user: {}, self: {}, offline: {}, blocked_you: {} },
   peer_check: { token_ok: {}, token_bad: {} },
   logout: { bye: {} },

@@ -15,6 +15,8 @@ import type { Store } from "./store.ts";
 
 /** Bytes queued for a client that stops reading before it is dropped. */
 export const MAX_CLIENT_QUEUE = 8 * 1024 * 1024;
+/** Bytes of offline backlog (and whatever else) allowed to wait on a link before the next batch waits for it to drain. */
+const BACKLOG_QUEUE = 4 * 1024 * 1024;
 
 /** Whether an encoded frame is within the client↔server limit (its length field counts kind + body). */
 const fits = (frame: Uint8Array) => frame.byteLength - 4 <= MAX_SERVER_FRAME;
@@ -41,15 +43,13 @@ export class ChatServer {
   constructor(private readonly opts: ServerOptions) {
     this.admission = new Admission(opts.admission);
     const outbox: Outbox = {
-      // The offline backlog goes out in one burst at login: a client that logs in
-      // and reads is not "not reading" because its mailbox was full (docs/limits.md).
       send: (sid, msg) => {
         const link = this.links.get(sid);
         if (!link) return;
         // Logged in: no longer counted against the pre-login caps.
         if (msg.t === "login_result" && msg.code === "ok") this.admission.release(sid);
         const bytes = encodeMessage(msg);
-        if (fits(bytes)) link.send(bytes, msg.t === "msg" && msg.kind === "offline");
+        if (fits(bytes)) link.send(bytes);
         else this.sendSplit(sid, link, msg);
       },
       sendMany: (sids, msg: ServerMsg) => {
@@ -62,6 +62,24 @@ export class ChatServer {
         else for (const sid of sids) this.links.get(sid)?.send(bytes);
       },
       close: (sid) => this.links.get(sid)?.end(),
+      // Paces the offline backlog (delivery.ts): batches follow each other until
+      // BACKLOG_QUEUE waits on the link, then resume once it is under its high-water
+      // mark — the gap keeps the client fed while the server is busy elsewhere.
+      whenDrained: (sid, fn) => {
+        const link = this.links.get(sid);
+        if (!link) return;
+        const next = () => {
+          if (!link.isOpen) return;
+          try {
+            fn();
+          } catch (e) {
+            opts.log.debug(`session ${sid}: internal error: ${(e as Error).stack ?? e}`);
+            link.destroy("internal error");
+          }
+        };
+        if (link.queuedBytes < BACKLOG_QUEUE) queueMicrotask(next);
+        else void link.drained().then(next);
+      },
     };
     this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log);
   }

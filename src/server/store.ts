@@ -3,12 +3,30 @@
  * The hub only sees these; which implementation sits behind is the server's choice.
  */
 export type StoredMessage = { from: string; text: string; at: number };
+/** A stored message with its place in its recipient's mailbox. */
+export type QueuedMessage = StoredMessage & { seq: number };
 
+/**
+ * A write or read of the durable store failed (disk full, read-only file, I/O
+ * error). The hub turns it into a `storage_failure` reply; anything else thrown
+ * by a store is a bug.
+ */
+export class StoreError extends Error {}
+
+/**
+ * Offline messages, kept until the recipient's client acknowledges them (SPEC §8):
+ * delivery peeks, the client's ack deletes.
+ */
 export interface Mailbox {
-  /** Append a message for `to`. Must be durable when it returns (SQLite store). */
-  put(to: string, msg: StoredMessage): void;
-  /** Messages for `to`, oldest first, and remove them. */
-  takeAll(to: string): StoredMessage[];
+  /**
+   * Append a message for `to`; returns its sequence number, greater than that of
+   * every message put for `to` before. Durable when it returns (SQLite store).
+   */
+  put(to: string, msg: StoredMessage): number;
+  /** Up to `limit` messages for `to` with seq > afterSeq, oldest first. Removes nothing. */
+  peek(to: string, afterSeq: number, limit: number): QueuedMessage[];
+  /** Remove `to`'s messages with seq <= upToSeq. */
+  ack(to: string, upToSeq: number): void;
   count(to: string): number;
 }
 
@@ -30,16 +48,36 @@ export interface Store {
 }
 
 export class MemoryMailbox implements Mailbox {
-  private boxes = new Map<string, StoredMessage[]>();
-  put(to: string, msg: StoredMessage): void {
+  /** Per recipient, oldest first; seqs come from one counter, so they increase per recipient too. */
+  private boxes = new Map<string, QueuedMessage[]>();
+  private lastSeq = 0;
+  put(to: string, msg: StoredMessage): number {
     let box = this.boxes.get(to);
     if (!box) this.boxes.set(to, (box = []));
-    box.push(msg);
+    const seq = ++this.lastSeq;
+    box.push({ from: msg.from, text: msg.text, at: msg.at, seq });
+    return seq;
   }
-  takeAll(to: string): StoredMessage[] {
-    const box = this.boxes.get(to) ?? [];
-    this.boxes.delete(to);
-    return box;
+  peek(to: string, afterSeq: number, limit: number): QueuedMessage[] {
+    const box = this.boxes.get(to);
+    if (!box) return [];
+    // Seqs increase along the box: binary search for the first one after `afterSeq`.
+    let lo = 0;
+    let hi = box.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (box[mid]!.seq <= afterSeq) lo = mid + 1;
+      else hi = mid;
+    }
+    return box.slice(lo, lo + limit);
+  }
+  ack(to: string, upToSeq: number): void {
+    const box = this.boxes.get(to);
+    if (!box) return;
+    let n = 0;
+    while (n < box.length && box[n]!.seq <= upToSeq) n++;
+    if (n === box.length) this.boxes.delete(to);
+    else box.splice(0, n);
   }
   count(to: string): number {
     return this.boxes.get(to)?.length ?? 0;

@@ -52,6 +52,7 @@ test(
     expect(results.mailbox?.["null-relay"]?.[0]).toBeNull();
     const mb = one("mailbox", "server")!;
     expect(mb["last shown s"]).toBeGreaterThan(0);
+    expect(mb["left unacked"]).toBe(0);
     const st = one("startup", "server")!;
     for (const k of ["client --version ms", "server --help ms", "hello-world ms", "hello-world + readline ms"]) expect(st[k]).toBeGreaterThan(0);
   },

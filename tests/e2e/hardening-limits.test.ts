@@ -81,7 +81,8 @@ test("offline messages per user: the mailbox holds maxMailbox, then mailbox_full
   const { port, log, proc } = await startServer();
   const c = await RawConn.login(port, "hans");
   // Full-size texts: the backlog (~40 MB) is far over the outbound queue limit, and
-  // must still be delivered, not mistaken for a client that stopped reading.
+  // must still be delivered (paced as the link drains), not mistaken for a client
+  // that stopped reading.
   const text = (i: number) => `m${i}:`.padEnd(MAX_TEXT_BYTES, "x");
   for (let i = 1; i <= max + 1; i++) c.send({ t: "message", id: i, to: "yoda", text: text(i) });
   const last = await c.waitFor(isReply(max + 1), 20_000);
@@ -100,7 +101,9 @@ test("offline messages per user: the mailbox holds maxMailbox, then mailbox_full
   expect(log.seen.concat(await log.drain(100)).filter((l) => /peer not reading/.test(l))).toEqual([]);
   expect(await rssBytes(proc.pid)).toBeLessThan(300 * 1024 * 1024);
 
-  // The mailbox is empty again: a new message is stored.
+  // Acknowledged (protocol v2), the mailbox is empty again: a new message is stored.
+  const lastSeq = (y.received.filter((m) => m.t === "msg").at(-1) as Extract<ServerMsg, { t: "msg" }>).seq!;
+  y.send({ t: "ack", upTo: lastSeq });
   y.send({ t: "logout", id: 1 });
   await y.closedWithin(3000);
   c.send({ t: "message", id: max + 2, to: "yoda", text: "again" });

@@ -46,7 +46,7 @@ describe("message", () => {
     const y = b.online("yoda");
     const t = b.clock.now();
     b.ask(y, { t: "message", to: "hans", text: "x" });
-    expect(b.store.mailbox.takeAll("hans")).toEqual([{ from: "yoda", text: "x", at: t }]);
+    expect(b.store.mailbox.peek("hans", 0, 10)).toEqual([{ from: "yoda", text: "x", at: t, seq: 1 }]);
   });
 
   test("recipient has blocked the sender: blocked_you, nothing delivered or stored", () => {

@@ -45,6 +45,23 @@ export class FakeOutbox implements Outbox {
   close(sid: number): void {
     this.closed.add(sid);
   }
+  /** whenDrained callbacks not yet fired, per session (the test decides when a link drains). */
+  private drainWaiters = new Map<number, (() => void)[]>();
+  whenDrained(sid: number, fn: () => void): void {
+    let w = this.drainWaiters.get(sid);
+    if (!w) this.drainWaiters.set(sid, (w = []));
+    w.push(fn);
+  }
+  /** How many whenDrained callbacks wait for `sid`. */
+  drainPending(sid: number): number {
+    return this.drainWaiters.get(sid)?.length ?? 0;
+  }
+  /** `sid`'s link has room again: fire its waiting callbacks (those they add wait for the next drain). */
+  drain(sid: number): void {
+    const w = this.drainWaiters.get(sid) ?? [];
+    this.drainWaiters.delete(sid);
+    for (const fn of w) fn();
+  }
   /** What `sid` was sent since the last take, and forget it. */
   take(sid: number): ServerMsg[] {
     const box = this.boxes.get(sid) ?? [];

@@ -8,7 +8,7 @@
 import type { Clock } from "../../common/clock.ts";
 import type { Logger } from "../../common/logger.ts";
 import { KIND_JSON, type Frame } from "../../protocol/frame.ts";
-import { decodePeer, encodeMessage, PROTOCOL_VERSION } from "../../protocol/messages.ts";
+import { decodePeer, encodeMessage, PEER_PROTOCOL_VERSION, SUPPORTED_VERSIONS } from "../../protocol/messages.ts";
 import type { LinkEvents } from "../../net/link.ts";
 import { PeerConn, type PeerLink } from "./conn.ts";
 
@@ -70,7 +70,7 @@ export function callPeer(h: HandshakeHost, dial: Dial, user: string, host: strin
     dial(host, port, events)
       .then((link) => {
         conn = new PeerConn(user, link);
-        link.send(encodeMessage({ t: "peer_hello", v: PROTOCOL_VERSION, from: h.me()!, token }));
+        link.send(encodeMessage({ t: "peer_hello", v: PEER_PROTOCOL_VERSION, from: h.me()!, token }));
       })
       .catch((e) => done(new Error(`connect ${host}:${port}: ${(e as NodeJS.ErrnoException).code ?? e}`)));
   });
@@ -107,7 +107,7 @@ export function acceptPeer(h: HandshakeHost, link: PeerLink): void {
       const msg = f.kind === KIND_JSON ? decodePeer(f.body) : "not a message";
       if (typeof msg === "string") return reject(msg);
       if (msg.t !== "peer_hello") return reject(`expected peer_hello, got ${msg.t}`);
-      if (!h.me() || msg.v !== PROTOCOL_VERSION) return reject("not ready or wrong version");
+      if (!h.me() || !SUPPORTED_VERSIONS.includes(msg.v)) return reject("not ready or wrong version");
       const from = msg.from;
       if (h.linked(from)) return reject(`already linked with ${from}`);
       checking = true;

@@ -1,0 +1,87 @@
+/**
+ * What the hub's rule modules share: configuration, the Outbox, the session
+ * record, and the context object (the Hub itself) they act through. Types only,
+ * plus the default limits.
+ */
+import type { Clock, Timer } from "../common/clock.ts";
+import type { Logger } from "../common/logger.ts";
+import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
+import type { Accounts } from "./accounts.ts";
+import type { FileRegistry } from "./files.ts";
+import type { PeerTokens } from "./peertokens.ts";
+import type { Presence } from "./presence.ts";
+import type { Store } from "./store.ts";
+
+export interface Outbox {
+  send(sid: number, msg: ServerMsg): void;
+  /** Same message to many sessions (encoded once). */
+  sendMany(sids: number[], msg: ServerMsg): void;
+  /** Close the session's link after what was sent so far is flushed. */
+  close(sid: number): void;
+  /**
+   * Call fn once the session's link has room for more (at once if little is queued,
+   * else when its queue is under the high-water mark), in a later callback, never
+   * inside this call. Not called if the link is gone by then. Paces the offline
+   * backlog (delivery.ts).
+   */
+  whenDrained(sid: number, fn: () => void): void;
+}
+
+export type HubConfig = {
+  blockMs: number;
+  timeoutMs: number;
+  /** A connection that has not logged in by then is closed. */
+  preLoginMs: number;
+  /** Failed login attempts one connection may make before it is closed. */
+  maxLoginAttempts: number;
+  /** Offline messages kept per recipient. */
+  maxMailbox: number;
+};
+
+export const DEFAULT_LIMITS = { preLoginMs: 120_000, maxLoginAttempts: 10, maxMailbox: 10_000 };
+
+export type Session = {
+  sid: number;
+  host: string;
+  stage: "new" | "hello" | "in" | "gone";
+  user?: string;
+  attempts: number;
+  timer?: Timer;
+  /** Last command (for the inactivity timeout); `timer` is then the idle timer. */
+  lastActive?: number;
+  idleArmed?: boolean;
+  /** The hub asked the transport to close this link: ignore whatever still arrives on it. */
+  closing?: boolean;
+  /** Protocol version from `hello`: 1 = offline messages leave the store when handed over, 2 = when acknowledged. */
+  v?: number;
+  /** Highest mailbox seq handed to this session's link (0: none). */
+  sentSeq?: number;
+  /** Highest seq this session acknowledged (v2). */
+  ackedSeq?: number;
+  /** Rows to read for the next backlog batch (delivery.ts sizes it from the last one). */
+  batchRows?: number;
+  /** The offline backlog is still being sent: new messages for this user queue behind it, in the mailbox. */
+  draining?: boolean;
+};
+
+export type Req<T extends ClientMsg["t"]> = Extract<ClientMsg, { t: T }>;
+export type Reply = Omit<Extract<ServerMsg, { t: "reply" }>, "t" | "id">;
+
+/** The hub as its rule modules see it: shared state, and the few actions they may take. */
+export interface HubContext {
+  readonly accounts: Accounts;
+  readonly presence: Presence;
+  readonly files: FileRegistry;
+  readonly tokens: PeerTokens;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly cfg: HubConfig;
+  readonly out: Outbox;
+  readonly log: Logger;
+  /** Ask the transport to close the session's link; nothing it sends afterwards counts. */
+  drop(s: Session): void;
+  /** A successful login: the session becomes `user`'s. */
+  enter(s: Session, user: string, peerPort: number | undefined): void;
+  /** Is the session still sending its offline backlog (so new messages must queue behind it)? */
+  isDraining(sid: number): boolean;
+}
