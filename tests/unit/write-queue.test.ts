@@ -257,6 +257,7 @@ describe("WriteQueue", () => {
     q.onDrain();
     expect(k.fails).toEqual([]);
     expect(q.queuedBytes).toBe(SMALL_MAX);
+    expect(q.sentBytes).toBe(0);
     expect(q.hasBacklog).toBe(true);
   });
 
@@ -273,10 +274,13 @@ describe("WriteQueue", () => {
     q.sendLazy(b);
     q.send(c);
     expect(q.holdState).toBe("heldTurn");
+    lazy.run(); // the held bytes now wait for the turn's flush, not the timer
+    expect(k.writes.length).toBe(1);
     soon.run();
     expect(k.writes.length).toBe(2);
     expect(received()).toEqual(concat([a, b, c]));
-    lazy.run(); // its turn came and went: nothing to write
+    q.sendLazy(bytes(5));
+    soon.run(); // lazily held bytes wait for the lazy flush
     expect(k.writes.length).toBe(2);
   });
 
