@@ -84,7 +84,14 @@ export class Link {
     this.highWater = opts.highWater ?? 1 << 20;
     this.maxQueued = opts.maxQueued ?? 64 << 20;
     this.out = new WriteQueue({
-      write: (bytes) => this.write(bytes),
+      // socket.write, never throwing: -1 when the socket is gone.
+      write: (bytes) => {
+        try {
+          return sock.write(bytes);
+        } catch {
+          return -1;
+        }
+      },
       fail: (reason) => this.destroy(reason),
       highWater: this.highWater,
       maxQueued: this.maxQueued,
@@ -222,15 +229,6 @@ export class Link {
     this.closed = true;
     this.out.close();
     this.events?.close(reason);
-  }
-
-  /** socket.write, never throwing: -1 when the socket is gone. */
-  private write(bytes: Uint8Array): number {
-    try {
-      return this.sock.write(bytes);
-    } catch {
-      return -1;
-    }
   }
 
   private shutdown(): void {

@@ -72,7 +72,22 @@ export class WriteQueue {
   private closed = false;
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly o: WriteQueueOptions) {}
+  // The options, copied into fields: one load each on the send path, not two.
+  private readonly writeFn: WriteFn;
+  private readonly onFail: (reason: string) => void;
+  private readonly highWater: number;
+  private readonly maxQueued: number;
+  private readonly soon: FlushScheduler<WriteQueue>;
+  private readonly lazy: FlushScheduler<WriteQueue>;
+
+  constructor(o: WriteQueueOptions) {
+    this.writeFn = o.write;
+    this.onFail = o.fail;
+    this.highWater = o.highWater;
+    this.maxQueued = o.maxQueued;
+    this.soon = o.soon;
+    this.lazy = o.lazy;
+  }
 
   get queuedBytes(): number {
     return this.queued;
@@ -106,7 +121,7 @@ export class WriteQueue {
     if (this.queue.length === 0 && bytes.byteLength < SMALL_MAX) {
       if (this.state !== "heldTurn") {
         this.state = "heldTurn";
-        this.o.soon.add(this);
+        this.soon.add(this);
       }
       return this.hold(bytes, burst);
     }
@@ -118,7 +133,7 @@ export class WriteQueue {
       if (n === bytes.byteLength) return true;
       bytes = bytes.subarray(n);
     }
-    return this.enqueue(bytes, burst ? bytes.byteLength : 0) && this.queued < this.o.highWater;
+    return this.enqueue(bytes, burst ? bytes.byteLength : 0) && this.queued < this.highWater;
   }
 
   /** send() for bytes nobody is waiting on: held until the lazy flush, in order with any send() meanwhile. */
@@ -129,7 +144,7 @@ export class WriteQueue {
     }
     if (this.state === "idle") {
       this.state = "heldLazy";
-      this.o.lazy.add(this);
+      this.lazy.add(this);
     }
     return this.hold(bytes, false);
   }
@@ -156,7 +171,7 @@ export class WriteQueue {
       // scratch is reused: keep a copy of the rest.
       const rest = n === 1 ? out.subarray(w) : out.slice(w);
       this.enqueue(rest, Math.min(burst, rest.byteLength));
-    } else if (this.waiters.length > 0 && this.queued < this.o.highWater) {
+    } else if (this.waiters.length > 0 && this.queued < this.highWater) {
       this.wake();
     }
   }
@@ -194,12 +209,12 @@ export class WriteQueue {
     }
     // A fresh array: a drained long queue would otherwise keep its storage.
     this.queue = [];
-    if (this.queued < this.o.highWater) this.wake();
+    if (this.queued < this.highWater) this.wake();
   }
 
   /** Resolves when under the high-water mark again (or closed). */
   drained(): Promise<void> {
-    if (this.queued < this.o.highWater || this.closed) return Promise.resolve();
+    if (this.queued < this.highWater || this.closed) return Promise.resolve();
     return new Promise((r) => this.waiters.push(r));
   }
 
@@ -222,7 +237,7 @@ export class WriteQueue {
     this.heldBytes += bytes.byteLength;
     if (burst) this.heldBurst += bytes.byteLength;
     this.queued += bytes.byteLength;
-    return this.stillReading() && this.queued < this.o.highWater;
+    return this.stillReading() && this.queued < this.highWater;
   }
 
   /** Queue bytes for the next drain; false if that shows the peer is not reading. */
@@ -235,13 +250,13 @@ export class WriteQueue {
 
   /** The one "peer not reading" check: fails the queue when more waits than allowed. */
   private stillReading(): boolean {
-    if (this.queued <= this.o.maxQueued + this.burstAllowance + this.heldBurst) return true;
+    if (this.queued <= this.maxQueued + this.burstAllowance + this.heldBurst) return true;
     this.fail(`peer not reading (${this.queued} bytes queued)`);
     return false;
   }
 
   private write(bytes: Uint8Array): number {
-    const n = this.o.write(bytes);
+    const n = this.writeFn(bytes);
     if (n > 0) this.sent += n;
     return n;
   }
@@ -254,7 +269,7 @@ export class WriteQueue {
 
   private fail(reason: string): void {
     this.close();
-    this.o.fail(reason);
+    this.onFail(reason);
   }
 
   private wake(): void {
