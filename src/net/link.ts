@@ -8,7 +8,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { FrameDecoder, FrameError, type Frame } from "../protocol/frame.ts";
 import { FlushScheduler } from "./flush-scheduler.ts";
-import { WriteQueue } from "./write-queue.ts";
+import { WriteQueue, type WritePolicy, type WriteSink } from "./write-queue.ts";
 
 export interface LinkEvents {
   frame(frame: Frame): void;
@@ -65,41 +65,61 @@ const perCallback = new FlushScheduler<WriteQueue>(queueMicrotask, flush);
 const perTurn = new FlushScheduler<WriteQueue>(setImmediate, flush);
 const lazy = new FlushScheduler<WriteQueue>((run) => void setTimeout(run, LAZY_MS), (q) => q.flushLazy());
 
+/** The limits and schedulers for links made with `opts` (one object for all of a listener's links). */
+function writePolicy(opts: LinkOptions): WritePolicy {
+  return {
+    highWater: opts.highWater ?? 1 << 20,
+    maxQueued: opts.maxQueued ?? 64 << 20,
+    soon: opts.flushPerTurn ? perTurn : perCallback,
+    lazy,
+  };
+}
+
+/** A link's socket as its write queue sees it. */
+class SocketSink implements WriteSink {
+  constructor(
+    private readonly sock: Socket<SockData>,
+    private readonly link: Link,
+  ) {}
+  /** socket.write, never throwing: -1 when the socket is gone. */
+  write(bytes: Uint8Array): number {
+    try {
+      return this.sock.write(bytes);
+    } catch {
+      return -1;
+    }
+  }
+  writeFailed(reason: string): void {
+    this.link.destroy(reason);
+  }
+}
+
 export class Link {
   private readonly decoder: FrameDecoder;
   private readonly out: WriteQueue;
+  private readonly policy: WritePolicy;
   private ending = false;
   private closed = false;
   /** The inbound stream broke: further bytes are ignored. */
   private broken = false;
   private events: LinkEvents | null = null;
-  readonly highWater: number;
-  readonly maxQueued: number;
 
   constructor(
     private readonly sock: Socket<SockData>,
     opts: LinkOptions,
+    policy = writePolicy(opts),
   ) {
     this.decoder = new FrameDecoder(opts.maxFrame, { streamData: opts.streamData === true });
-    this.highWater = opts.highWater ?? 1 << 20;
-    this.maxQueued = opts.maxQueued ?? 64 << 20;
-    this.out = new WriteQueue({
-      // socket.write, never throwing: -1 when the socket is gone.
-      write: (bytes) => {
-        try {
-          return sock.write(bytes);
-        } catch {
-          return -1;
-        }
-      },
-      fail: (reason) => this.destroy(reason),
-      highWater: this.highWater,
-      maxQueued: this.maxQueued,
-      soon: opts.flushPerTurn ? perTurn : perCallback,
-      lazy,
-    });
+    this.policy = policy;
+    this.out = new WriteQueue(new SocketSink(sock, this), policy);
   }
 
+  get highWater(): number {
+    return this.policy.highWater;
+  }
+  get maxQueued(): number {
+    return this.policy.maxQueued;
+  }
   get remoteAddress(): string {
     return this.sock.remoteAddress ?? "?";
   }
@@ -241,10 +261,11 @@ export class Link {
 }
 
 function handlers(opts: LinkOptions, onOpen?: (link: Link) => void) {
+  const policy = writePolicy(opts);
   return {
     open(s: Socket<SockData>) {
       s.setNoDelay(true);
-      s.data = { link: new Link(s, opts) };
+      s.data = { link: new Link(s, opts, policy) };
       onOpen?.(s.data.link!);
     },
     data(s: Socket<SockData>, chunk: Uint8Array) {

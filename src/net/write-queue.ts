@@ -2,7 +2,7 @@
  * A link's outbound bytes, without the socket: Bun's socket.write() sends what
  * the kernel takes and drops the rest (it returns the count taken, -1 once the
  * socket is closed), so everything goes through this queue, written again on
- * `drain`. Pure: it is given the write function and its flush schedulers.
+ * `drain`. Pure: it is given where to write (a WriteSink) and its flush schedulers.
  *
  * Write coalescing. Small sends are held and written together once the
  * `soon` scheduler runs (the end of the callback that made them, or of the
@@ -22,20 +22,23 @@ export const SMALL_MAX = 16 * 1024;
  */
 export const HELD_LIMIT = 64 * 1024;
 
-/**
- * Hands bytes to the kernel; returns how many it took, or -1 when the socket is
- * gone. Never throws. It must not keep the view: `bytes` may be a shared scratch
- * buffer, overwritten after the call (the kernel copies).
- */
-export type WriteFn = (bytes: Uint8Array) => number;
+/** Where a queue's bytes go: the socket, in the glue (link.ts); a fake kernel in tests. */
+export interface WriteSink {
+  /**
+   * Hands bytes to the kernel; returns how many it took, or -1 when the socket
+   * is gone. Never throws. It must not keep the view: `bytes` may be a shared
+   * scratch buffer, overwritten after the call (the kernel copies).
+   */
+  write(bytes: Uint8Array): number;
+  /** The bytes cannot go (write returned -1, or the peer is not reading); called once, after close(). */
+  writeFailed(reason: string): void;
+}
 
 /** idle: nothing held; heldLazy: held for the lazy scheduler; heldTurn: held for the `soon` one. */
 export type HoldState = "idle" | "heldLazy" | "heldTurn";
 
-export interface WriteQueueOptions {
-  write: WriteFn;
-  /** The bytes cannot go (write returned -1, or the peer is not reading); called once, after close(). */
-  fail(reason: string): void;
+/** Limits and schedulers; one object may serve every queue of a listener (nothing per link). */
+export interface WritePolicy {
   /** send() returns false once this many bytes wait. */
   highWater: number;
   /** More than this waiting (burst bytes aside) means the peer is not reading. */
@@ -72,22 +75,10 @@ export class WriteQueue {
   private closed = false;
   private waiters: (() => void)[] = [];
 
-  // The options, copied into fields: one load each on the send path, not two.
-  private readonly writeFn: WriteFn;
-  private readonly onFail: (reason: string) => void;
-  private readonly highWater: number;
-  private readonly maxQueued: number;
-  private readonly soon: FlushScheduler<WriteQueue>;
-  private readonly lazy: FlushScheduler<WriteQueue>;
-
-  constructor(o: WriteQueueOptions) {
-    this.writeFn = o.write;
-    this.onFail = o.fail;
-    this.highWater = o.highWater;
-    this.maxQueued = o.maxQueued;
-    this.soon = o.soon;
-    this.lazy = o.lazy;
-  }
+  constructor(
+    private readonly sink: WriteSink,
+    private readonly policy: WritePolicy,
+  ) {}
 
   get queuedBytes(): number {
     return this.queued;
@@ -121,7 +112,7 @@ export class WriteQueue {
     if (this.queue.length === 0 && bytes.byteLength < SMALL_MAX) {
       if (this.state !== "heldTurn") {
         this.state = "heldTurn";
-        this.soon.add(this);
+        this.policy.soon.add(this);
       }
       return this.hold(bytes, burst);
     }
@@ -133,7 +124,7 @@ export class WriteQueue {
       if (n === bytes.byteLength) return true;
       bytes = bytes.subarray(n);
     }
-    return this.enqueue(bytes, burst ? bytes.byteLength : 0) && this.queued < this.highWater;
+    return this.enqueue(bytes, burst ? bytes.byteLength : 0) && this.queued < this.policy.highWater;
   }
 
   /** send() for bytes nobody is waiting on: held until the lazy flush, in order with any send() meanwhile. */
@@ -144,7 +135,7 @@ export class WriteQueue {
     }
     if (this.state === "idle") {
       this.state = "heldLazy";
-      this.lazy.add(this);
+      this.policy.lazy.add(this);
     }
     return this.hold(bytes, false);
   }
@@ -171,7 +162,7 @@ export class WriteQueue {
       // scratch is reused: keep a copy of the rest.
       const rest = n === 1 ? out.subarray(w) : out.slice(w);
       this.enqueue(rest, Math.min(burst, rest.byteLength));
-    } else if (this.waiters.length > 0 && this.queued < this.highWater) {
+    } else if (this.waiters.length > 0 && this.queued < this.policy.highWater) {
       this.wake();
     }
   }
@@ -209,12 +200,12 @@ export class WriteQueue {
     }
     // A fresh array: a drained long queue would otherwise keep its storage.
     this.queue = [];
-    if (this.queued < this.highWater) this.wake();
+    if (this.queued < this.policy.highWater) this.wake();
   }
 
   /** Resolves when under the high-water mark again (or closed). */
   drained(): Promise<void> {
-    if (this.queued < this.highWater || this.closed) return Promise.resolve();
+    if (this.queued < this.policy.highWater || this.closed) return Promise.resolve();
     return new Promise((r) => this.waiters.push(r));
   }
 
@@ -237,7 +228,7 @@ export class WriteQueue {
     this.heldBytes += bytes.byteLength;
     if (burst) this.heldBurst += bytes.byteLength;
     this.queued += bytes.byteLength;
-    return this.stillReading() && this.queued < this.highWater;
+    return this.stillReading() && this.queued < this.policy.highWater;
   }
 
   /** Queue bytes for the next drain; false if that shows the peer is not reading. */
@@ -250,13 +241,13 @@ export class WriteQueue {
 
   /** The one "peer not reading" check: fails the queue when more waits than allowed. */
   private stillReading(): boolean {
-    if (this.queued <= this.maxQueued + this.burstAllowance + this.heldBurst) return true;
+    if (this.queued <= this.policy.maxQueued + this.burstAllowance + this.heldBurst) return true;
     this.fail(`peer not reading (${this.queued} bytes queued)`);
     return false;
   }
 
   private write(bytes: Uint8Array): number {
-    const n = this.writeFn(bytes);
+    const n = this.sink.write(bytes);
     if (n > 0) this.sent += n;
     return n;
   }
@@ -269,7 +260,7 @@ export class WriteQueue {
 
   private fail(reason: string): void {
     this.close();
-    this.onFail(reason);
+    this.sink.writeFailed(reason);
   }
 
   private wake(): void {

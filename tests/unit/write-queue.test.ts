@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { FlushScheduler, type Defer } from "../../src/net/flush-scheduler.ts";
-import { HELD_LIMIT, SMALL_MAX, WriteQueue } from "../../src/net/write-queue.ts";
+import { HELD_LIMIT, SMALL_MAX, WriteQueue, type WriteSink } from "../../src/net/write-queue.ts";
 import { concat, prng } from "./prng.ts";
 
 /** A deferral run by hand: run() calls what was deferred since the last run. */
@@ -32,7 +32,7 @@ function rig(o: { highWater?: number; maxQueued?: number; room?: number } = {}) 
   const soon = manualDefer();
   const lazy = manualDefer();
   const k = { room: o.room ?? Infinity, gone: false, writes: [] as Uint8Array[], views: [] as Uint8Array[], fails: [] as string[] };
-  const q: WriteQueue = new WriteQueue({
+  const sink: WriteSink = {
     write(bytes) {
       if (k.gone) return -1;
       const n = Math.min(k.room, bytes.byteLength);
@@ -41,7 +41,9 @@ function rig(o: { highWater?: number; maxQueued?: number; room?: number } = {}) 
       k.writes.push(bytes.slice(0, n));
       return n;
     },
-    fail: (why) => void k.fails.push(why),
+    writeFailed: (why) => void k.fails.push(why),
+  };
+  const q = new WriteQueue(sink, {
     highWater: o.highWater ?? 1 << 20,
     maxQueued: o.maxQueued ?? 64 << 20,
     soon: new FlushScheduler<WriteQueue>(soon.defer, (x) => x.flush()),
