@@ -7,8 +7,8 @@
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { FrameDecoder, FrameError, type Frame } from "../protocol/frame.ts";
-import { FlushScheduler } from "./flush-scheduler.ts";
-import { WriteQueue, type WritePolicy, type WriteSink } from "./write-queue.ts";
+import { SocketSink, writePolicy } from "./socket-writes.ts";
+import { WriteQueue, type WritePolicy } from "./write-queue.ts";
 
 export interface LinkEvents {
   frame(frame: Frame): void;
@@ -53,46 +53,8 @@ export interface LinkOptions {
 
 type SockData = { link?: Link };
 
+/** How long end() waits for the queue to empty and the peer to close before dropping the link. */
 const GRACE_MS = 2000;
-/** How long sendLazy() bytes may wait for company (presence notices during a login storm). */
-const LAZY_MS = 100;
-
-// The flush schedulers every link shares: held sends are written at the end of
-// the callback that made them (a microtask), or with `flushPerTurn` once every
-// socket event of the turn is handled (setImmediate); sendLazy() bytes after LAZY_MS.
-const flush = (q: WriteQueue): void => q.flush();
-const perCallback = new FlushScheduler<WriteQueue>(queueMicrotask, flush);
-const perTurn = new FlushScheduler<WriteQueue>(setImmediate, flush);
-const lazy = new FlushScheduler<WriteQueue>((run) => void setTimeout(run, LAZY_MS), (q) => q.flushLazy());
-
-/** The limits and schedulers for links made with `opts` (one object for all of a listener's links). */
-function writePolicy(opts: LinkOptions): WritePolicy {
-  return {
-    highWater: opts.highWater ?? 1 << 20,
-    maxQueued: opts.maxQueued ?? 64 << 20,
-    soon: opts.flushPerTurn ? perTurn : perCallback,
-    lazy,
-  };
-}
-
-/** A link's socket as its write queue sees it. */
-class SocketSink implements WriteSink {
-  constructor(
-    private readonly sock: Socket<SockData>,
-    private readonly link: Link,
-  ) {}
-  /** socket.write, never throwing: -1 when the socket is gone. */
-  write(bytes: Uint8Array): number {
-    try {
-      return this.sock.write(bytes);
-    } catch {
-      return -1;
-    }
-  }
-  writeFailed(reason: string): void {
-    this.link.destroy(reason);
-  }
-}
 
 export class Link {
   private readonly decoder: FrameDecoder;
@@ -162,8 +124,8 @@ export class Link {
 
   /**
    * send() for bytes nobody is waiting on (presence notices): they may be held up
-   * to LAZY_MS, to leave in one write with what else this link gets meanwhile.
-   * Order on the link is kept: any send() in the meantime takes them along.
+   * to LAZY_MS (100 ms), to leave in one write with what else this link gets
+   * meanwhile. Order on the link is kept: any send() in the meantime takes them along.
    */
   sendLazy(bytes: Uint8Array): boolean {
     if (this.closed || this.ending) return false;
