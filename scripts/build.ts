@@ -30,7 +30,9 @@ function compile(entry: string, outfile: string, target?: string): void {
 }
 
 const started = performance.now();
-// On x64 the host binary is the baseline binary (byte-identical, see BUN-NOTES §3).
+// On x64 the host binary is the baseline binary: Bun ships one x64 build that
+// targets SSE4.2 and picks AVX2/AVX-512 code at run time (the downloaded
+// -baseline binary compared byte-identical to the host bun with cmp, Bun 1.4.5).
 const hostTarget = process.arch === "x64" && process.platform === "linux" ? "bun-linux-x64-baseline" : undefined;
 for (const [name, entry] of Object.entries(entries)) compile(entry, join(outDir, name), hostTarget);
 console.log(`built ${outDir === root ? "./server and ./client" : `${outDir}/server and client`} in ${((performance.now() - started) / 1000).toFixed(1)} s`);

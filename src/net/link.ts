@@ -1,11 +1,14 @@
 /**
  * The one framed-socket wrapper every link uses (client↔server, peer chat, chunk
- * transfer). It owns the socket's writes: Bun's socket.write() sends what the
- * kernel takes and drops the rest, so everything goes through a queue flushed on
+ * transfer): the Bun glue around a WriteQueue (write-queue.ts) and a FrameDecoder.
+ * It owns the socket's writes: Bun's socket.write() sends what the kernel takes
+ * and drops the rest, so everything goes through the queue, written again on
  * `drain`. Nobody else calls socket.write.
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { FrameDecoder, FrameError, type Frame } from "../protocol/frame.ts";
+import { SocketSink, writePolicy } from "./socket-writes.ts";
+import { WriteQueue, type WritePolicy } from "./write-queue.ts";
 
 export interface LinkEvents {
   frame(frame: Frame): void;
@@ -41,7 +44,8 @@ export interface LinkOptions {
    * Hand DATA frame payloads on as they arrive, in pieces (FrameDecoder's
    * `streamData`), instead of gathering each frame first. The pieces are views of
    * the socket's read buffers; Bun gives every read a buffer of its own
-   * (BUN-NOTES), and the decoder keeps none of it, so a consumer may take a
+   * (measured: 20 reads, 20 distinct ArrayBuffers, none reused after the
+   * callback), and the decoder keeps none of it, so a consumer may take a
    * buffer over once the frames of its read are handled.
    */
   streamData?: boolean;
@@ -49,83 +53,35 @@ export interface LinkOptions {
 
 type SockData = { link?: Link };
 
+/** How long end() waits for the queue to empty and the peer to close before dropping the link. */
 const GRACE_MS = 2000;
-
-/**
- * Write coalescing. Small sends are held per link and written once the callback
- * that made them returns (a microtask; or at the end of the event-loop turn with
- * `flushPerTurn`): a chunk of 32 messages then costs the sender one write and the
- * receiver one, instead of 64 syscalls. Sends of CORK_MAX bytes or more (file
- * data) are written at once, after what is held, so order is kept and big
- * payloads are never copied. sendLazy() holds bytes nobody waits for up to
- * LAZY_MS longer.
- */
-const CORK_MAX = 16 * 1024;
-/** Most bytes held per link before they are written: bounds `scratch` (a long run of sends, e.g. the offline backlog, is written as it goes). */
-const CORK_LIMIT = 64 * 1024;
-const corkedLinks: Link[] = [];
-let flushScheduled = false;
-const turnLinks: Link[] = [];
-let turnScheduled = false;
-/** How long sendLazy() bytes may wait for company (presence notices during a login storm). */
-const LAZY_MS = 100;
-const lazyLinks: Link[] = [];
-let lazyScheduled = false;
-/** One buffer to gather a link's held frames into a single write (write() copies to the kernel). */
-let scratch = new Uint8Array(64 * 1024);
-
-function flushCorked(): void {
-  flushScheduled = false;
-  // A flush can cork nothing new (it only writes), but stay safe if it ever does.
-  for (let i = 0; i < corkedLinks.length; i++) corkedLinks[i]!.uncork();
-  corkedLinks.length = 0;
-}
-
-function flushTurn(): void {
-  turnScheduled = false;
-  for (let i = 0; i < turnLinks.length; i++) turnLinks[i]!.uncork();
-  turnLinks.length = 0;
-}
-
-function flushLazy(): void {
-  lazyScheduled = false;
-  for (let i = 0; i < lazyLinks.length; i++) lazyLinks[i]!.uncorkLazy();
-  lazyLinks.length = 0;
-}
 
 export class Link {
   private readonly decoder: FrameDecoder;
-  private queue: Uint8Array[] = [];
-  private queued = 0;
-  /** Allowance over maxQueued for burst bytes still queued (shrinks as bytes leave). */
-  private burstAllowance = 0;
-  private waiters: (() => void)[] = [];
-  /** Held small sends, written by uncork() (their bytes count in `queued`). */
-  private corked: Uint8Array[] = [];
-  private corkedBytes = 0;
-  private corkedBurst = 0;
-  /** 0: nothing held; 1: held for the lazy timer; 2: held for this turn's flush. */
-  private corkState = 0;
+  private readonly out: WriteQueue;
+  private readonly policy: WritePolicy;
   private ending = false;
   private closed = false;
-  private sent = 0;
   /** The inbound stream broke: further bytes are ignored. */
   private broken = false;
   private events: LinkEvents | null = null;
-  readonly highWater: number;
-  readonly maxQueued: number;
-  private readonly flushPerTurn: boolean;
 
   constructor(
     private readonly sock: Socket<SockData>,
     opts: LinkOptions,
+    policy = writePolicy(opts),
   ) {
     this.decoder = new FrameDecoder(opts.maxFrame, { streamData: opts.streamData === true });
-    this.highWater = opts.highWater ?? 1 << 20;
-    this.maxQueued = opts.maxQueued ?? 64 << 20;
-    this.flushPerTurn = opts.flushPerTurn ?? false;
+    this.policy = policy;
+    this.out = new WriteQueue(new SocketSink(sock, this), policy);
   }
 
+  get highWater(): number {
+    return this.policy.highWater;
+  }
+  get maxQueued(): number {
+    return this.policy.maxQueued;
+  }
   get remoteAddress(): string {
     return this.sock.remoteAddress ?? "?";
   }
@@ -133,7 +89,7 @@ export class Link {
     return !this.closed && !this.ending;
   }
   get queuedBytes(): number {
-    return this.queued;
+    return this.out.queuedBytes;
   }
   /**
    * Bytes the kernel has taken from this link so far. Right after a send(), the
@@ -141,7 +97,7 @@ export class Link {
    * link holds no view of them any more (their buffer may be reused).
    */
   get sentBytes(): number {
-    return this.sent;
+    return this.out.sentBytes;
   }
   get isClosed(): boolean {
     return this.closed;
@@ -153,8 +109,9 @@ export class Link {
   }
 
   /**
-   * Queue bytes for sending. Returns false when the caller should await drained().
-   * Never throws; on a closed or ending link it does nothing and returns false.
+   * Queue bytes for sending (see WriteQueue for how they are coalesced). Returns
+   * false when the caller should await drained(). Never throws; on a closed or
+   * ending link it does nothing and returns false.
    *
    * `burst`: bytes the peer is known to be waiting for, all at once (the offline
    * backlog at login). They may take the queue past maxQueued; only what is
@@ -162,143 +119,22 @@ export class Link {
    */
   send(bytes: Uint8Array, burst = false): boolean {
     if (this.closed || this.ending) return false;
-    if (this.corkedBytes + bytes.byteLength > CORK_LIMIT) {
-      this.uncork();
-      if (this.closed) return false;
-    }
-    if (this.queue.length === 0 && bytes.byteLength < CORK_MAX) {
-      if (this.corkState !== 2) {
-        this.corkState = 2;
-        if (this.flushPerTurn) {
-          turnLinks.push(this);
-          if (!turnScheduled) {
-            turnScheduled = true;
-            setImmediate(flushTurn);
-          }
-        } else {
-          corkedLinks.push(this);
-          if (!flushScheduled) {
-            flushScheduled = true;
-            queueMicrotask(flushCorked);
-          }
-        }
-      }
-      return this.hold(bytes, burst);
-    }
-    if (this.corked.length > 0) this.uncork();
-    if (this.closed) return false;
-    if (this.queue.length === 0) {
-      const n = this.write(bytes);
-      if (n < 0) {
-        this.destroy("socket closed");
-        return false;
-      }
-      if (n === bytes.byteLength) return true;
-      bytes = bytes.subarray(n);
-    }
-    this.queue.push(bytes);
-    this.queued += bytes.byteLength;
-    if (burst) this.burstAllowance += bytes.byteLength;
-    if (this.queued > this.maxQueued + this.burstAllowance) {
-      this.destroy(`peer not reading (${this.queued} bytes queued)`);
-      return false;
-    }
-    return this.queued < this.highWater;
+    return this.out.send(bytes, burst);
   }
 
   /**
    * send() for bytes nobody is waiting on (presence notices): they may be held up
-   * to LAZY_MS, to leave in one write with what else this link gets meanwhile.
-   * Order on the link is kept: any send() in the meantime takes them along.
+   * to LAZY_MS (100 ms), to leave in one write with what else this link gets
+   * meanwhile. Order on the link is kept: any send() in the meantime takes them along.
    */
   sendLazy(bytes: Uint8Array): boolean {
     if (this.closed || this.ending) return false;
-    if (this.queue.length > 0 || bytes.byteLength >= CORK_MAX || this.corkedBytes + bytes.byteLength > CORK_LIMIT) {
-      return this.send(bytes);
-    }
-    if (this.corkState === 0) {
-      this.corkState = 1;
-      lazyLinks.push(this);
-      if (!lazyScheduled) {
-        lazyScheduled = true;
-        setTimeout(flushLazy, LAZY_MS);
-      }
-    }
-    return this.hold(bytes, false);
-  }
-
-  private hold(bytes: Uint8Array, burst: boolean): boolean {
-    this.corked.push(bytes);
-    this.corkedBytes += bytes.byteLength;
-    if (burst) this.corkedBurst += bytes.byteLength;
-    this.queued += bytes.byteLength;
-    if (this.queued > this.maxQueued + this.burstAllowance + this.corkedBurst) {
-      this.destroy(`peer not reading (${this.queued} bytes queued)`);
-      return false;
-    }
-    return this.queued < this.highWater;
-  }
-
-  /** The lazy timer: write what sendLazy() held, unless a send() took charge of it. */
-  uncorkLazy(): void {
-    if (this.corkState === 1) this.uncork();
-  }
-
-  /** Write what send() held back, as one write; queue what the kernel did not take. */
-  uncork(): void {
-    this.corkState = 0;
-    const n = this.corked.length;
-    if (n === 0 || this.closed) return;
-    const total = this.corkedBytes;
-    const burst = this.corkedBurst;
-    let out: Uint8Array;
-    if (n === 1) {
-      out = this.corked[0]!;
-    } else {
-      if (scratch.byteLength < total) scratch = new Uint8Array(Math.max(total, scratch.byteLength * 2));
-      let at = 0;
-      for (let i = 0; i < n; i++) {
-        const part = this.corked[i]!;
-        scratch.set(part, at);
-        at += part.byteLength;
-      }
-      out = scratch.subarray(0, total);
-    }
-    // A new array, not length = 0: the engine keeps a grown array's storage (after a
-    // login storm, KiBs per idle link; measured with heap stats).
-    this.corked = [];
-    this.corkedBytes = 0;
-    this.corkedBurst = 0;
-    this.queued -= total;
-    // The queue is empty here: sends are held only while it is, and anything that
-    // queues (a big send, this) writes the held bytes first.
-    const w = this.write(out);
-    if (w < 0) {
-      this.destroy("socket closed");
-      return;
-    }
-    if (w < total) {
-      // scratch is reused: keep a copy of the rest.
-      const rest = n === 1 ? out.subarray(w) : out.slice(w);
-      this.enqueue(rest, Math.min(burst, rest.byteLength));
-    } else if (this.waiters.length > 0 && this.queued < this.highWater) {
-      this.wake();
-    }
-  }
-
-  private enqueue(bytes: Uint8Array, burstBytes: number): void {
-    this.queue.push(bytes);
-    this.queued += bytes.byteLength;
-    this.burstAllowance += burstBytes;
-    if (this.queued > this.maxQueued + this.burstAllowance) {
-      this.destroy(`peer not reading (${this.queued} bytes queued)`);
-    }
+    return this.out.sendLazy(bytes);
   }
 
   /** Resolves when the queue is under the high-water mark again (or the link closed). */
   drained(): Promise<void> {
-    if (this.queued < this.highWater || this.closed) return Promise.resolve();
-    return new Promise((r) => this.waiters.push(r));
+    return this.out.drained();
   }
 
   pause(): void {
@@ -314,10 +150,10 @@ export class Link {
    */
   end(): void {
     if (this.closed || this.ending) return;
-    this.uncork();
+    this.out.flush();
     if (this.closed) return;
     this.ending = true;
-    if (this.queue.length === 0) this.shutdown();
+    if (!this.out.hasBacklog) this.shutdown();
     const t = setTimeout(() => this.destroy("closed"), GRACE_MS);
     (t as any).unref?.();
   }
@@ -360,40 +196,10 @@ export class Link {
   }
 
   onDrain(): void {
-    const q = this.queue;
-    while (q.length > 0) {
-      // Small queued frames leave together, up to CORK_LIMIT per write (an offline
-      // backlog of 100 000 frames was 100 000 writes); big ones alone, uncopied.
-      let k = 1;
-      let total = q[0]!.byteLength;
-      if (total < CORK_MAX) {
-        while (k < q.length && q[k]!.byteLength < CORK_MAX && total + q[k]!.byteLength <= CORK_LIMIT) total += q[k++]!.byteLength;
-      }
-      let out = q[0]!;
-      if (k > 1) {
-        if (scratch.byteLength < total) scratch = new Uint8Array(Math.max(total, scratch.byteLength * 2));
-        for (let i = 0, at = 0; i < k; at += q[i]!.byteLength, i++) scratch.set(q[i]!, at);
-        out = scratch.subarray(0, total);
-      }
-      const n = this.write(out);
-      if (n < 0) return;
-      this.queued -= n;
-      // Counted as burst bytes leaving first: the allowance never outlives the burst.
-      this.burstAllowance = Math.max(0, this.burstAllowance - n);
-      let done = 0;
-      for (let left = n; done < k && left >= q[done]!.byteLength; done++) left -= q[done]!.byteLength;
-      if (n < total) {
-        const written = q.slice(0, done).reduce((a, b) => a + b.byteLength, 0);
-        q[done] = q[done]!.subarray(n - written);
-        q.splice(0, done);
-        return;
-      }
-      q.splice(0, k);
-    }
-    // A fresh array: a drained long queue would otherwise keep its storage.
-    this.queue = [];
-    if (this.queued < this.highWater) this.wake();
-    if (this.queue.length === 0 && this.ending) this.shutdown();
+    this.out.onDrain();
+    // FIN only after the last queued byte (shutdown() is a half-close: what the
+    // kernel holds still goes; socket.end() could lose it).
+    if (this.ending && !this.out.hasBacklog) this.shutdown();
   }
 
   onSocketClosed(reason: string): void {
@@ -403,26 +209,8 @@ export class Link {
   private finish(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue = [];
-    this.corked = [];
-    this.corkedBytes = 0;
-    this.corkedBurst = 0;
-    this.corkState = 0;
-    this.queued = 0;
-    this.burstAllowance = 0;
-    this.wake();
+    this.out.close();
     this.events?.close(reason);
-  }
-
-  /** socket.write, never throwing: -1 when the socket is gone. */
-  private write(bytes: Uint8Array): number {
-    try {
-      const n = this.sock.write(bytes);
-      if (n > 0) this.sent += n;
-      return n;
-    } catch {
-      return -1;
-    }
   }
 
   private shutdown(): void {
@@ -432,19 +220,14 @@ export class Link {
       // already gone; the close handler or the grace timer finishes the link
     }
   }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
 }
 
 function handlers(opts: LinkOptions, onOpen?: (link: Link) => void) {
+  const policy = writePolicy(opts);
   return {
     open(s: Socket<SockData>) {
       s.setNoDelay(true);
-      s.data = { link: new Link(s, opts) };
+      s.data = { link: new Link(s, opts, policy) };
       onOpen?.(s.data.link!);
     },
     data(s: Socket<SockData>, chunk: Uint8Array) {

@@ -1,0 +1,271 @@
+/**
+ * A link's outbound bytes, without the socket: Bun's socket.write() sends what
+ * the kernel takes and drops the rest (it returns the count taken, -1 once the
+ * socket is closed), so everything goes through this queue, written again on
+ * `drain`. Pure: it is given where to write (a WriteSink) and its flush schedulers.
+ *
+ * Write coalescing. Small sends are held and written together once the
+ * `soon` scheduler runs (the end of the callback that made them, or of the
+ * event-loop turn): a chunk of 32 messages then costs the sender one write and
+ * the receiver one, instead of 64 syscalls. Sends of SMALL_MAX bytes or more
+ * (file data) are written at once, after what is held, so order is kept and big
+ * payloads are never copied. sendLazy() holds bytes nobody waits for until the
+ * `lazy` scheduler runs, unless a send() takes them along earlier.
+ */
+import type { FlushScheduler } from "./flush-scheduler.ts";
+
+/** Sends below this many bytes are held and coalesced; bigger ones are written uncopied. */
+export const SMALL_MAX = 16 * 1024;
+/**
+ * Most bytes held (or gathered from the queue) for one write: bounds `scratch`
+ * (a long run of sends, e.g. the offline backlog, is written as it goes).
+ */
+export const HELD_LIMIT = 64 * 1024;
+
+/** Where a queue's bytes go: the socket, in the glue (link.ts); a fake kernel in tests. */
+export interface WriteSink {
+  /**
+   * Hands bytes to the kernel; returns how many it took, or -1 when the socket
+   * is gone. Never throws. It must not keep the view: `bytes` may be a shared
+   * scratch buffer, overwritten after the call (the kernel copies).
+   */
+  write(bytes: Uint8Array): number;
+  /** The bytes cannot go (write returned -1, or the peer is not reading); called once, after close(). */
+  writeFailed(reason: string): void;
+}
+
+/** idle: nothing held; heldLazy: held for the lazy scheduler; heldTurn: held for the `soon` one. */
+export type HoldState = "idle" | "heldLazy" | "heldTurn";
+
+/** Limits and schedulers; one object may serve every queue of a listener (nothing per link). */
+export interface WritePolicy {
+  /** send() returns false once this many bytes wait. */
+  highWater: number;
+  /** More than this waiting (burst bytes aside) means the peer is not reading. */
+  maxQueued: number;
+  /** Flushes what send() held. */
+  soon: FlushScheduler<WriteQueue>;
+  /** Flushes what sendLazy() held, if no send() did first. */
+  lazy: FlushScheduler<WriteQueue>;
+}
+
+/** One buffer, shared by every queue, to gather held frames into a single write (write() copies to the kernel). */
+let scratch = new Uint8Array(HELD_LIMIT);
+
+function gather(parts: Uint8Array[], count: number, total: number): Uint8Array {
+  if (count === 1) return parts[0]!;
+  if (scratch.byteLength < total) scratch = new Uint8Array(Math.max(total, scratch.byteLength * 2));
+  for (let i = 0, at = 0; i < count; at += parts[i]!.byteLength, i++) scratch.set(parts[i]!, at);
+  return scratch.subarray(0, total);
+}
+
+export class WriteQueue {
+  /** Bytes the kernel did not take yet, in order; written on drain. */
+  private queue: Uint8Array[] = [];
+  /** Held small sends (only while `queue` is empty), written by flush(). */
+  private held: Uint8Array[] = [];
+  private heldBytes = 0;
+  private heldBurst = 0;
+  private state: HoldState = "idle";
+  /** Bytes in `queue` and `held`. */
+  private queued = 0;
+  /** Allowance over maxQueued for burst bytes still queued (shrinks as bytes leave). */
+  private burstAllowance = 0;
+  private sent = 0;
+  private closed = false;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly sink: WriteSink,
+    private readonly policy: WritePolicy,
+  ) {}
+
+  get queuedBytes(): number {
+    return this.queued;
+  }
+  /** Bytes the kernel has taken so far (kept after close). */
+  get sentBytes(): number {
+    return this.sent;
+  }
+  /** Bytes wait for a drain (held bytes do not count: flush() writes them). */
+  get hasBacklog(): boolean {
+    return this.queue.length > 0;
+  }
+  get holdState(): HoldState {
+    return this.state;
+  }
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Queue bytes. Returns false when the caller should await drained(), or when
+   * the queue is closed (then the bytes are dropped). `burst`: bytes the peer is
+   * known to be waiting for, all at once; they may take the queue past maxQueued.
+   */
+  send(bytes: Uint8Array, burst = false): boolean {
+    if (this.closed) return false;
+    if (this.heldBytes + bytes.byteLength > HELD_LIMIT) {
+      this.flush();
+      if (this.closed) return false;
+    }
+    if (this.queue.length === 0 && bytes.byteLength < SMALL_MAX) {
+      if (this.state !== "heldTurn") {
+        this.state = "heldTurn";
+        this.policy.soon.add(this);
+      }
+      return this.hold(bytes, burst);
+    }
+    if (this.held.length > 0) this.flush();
+    if (this.closed) return false;
+    if (this.queue.length === 0) {
+      const n = this.writeOrFail(bytes);
+      if (n < 0) return false;
+      if (n === bytes.byteLength) return true;
+      bytes = bytes.subarray(n);
+    }
+    return this.enqueue(bytes, burst ? bytes.byteLength : 0) && this.queued < this.policy.highWater;
+  }
+
+  /** send() for bytes nobody is waiting on: held until the lazy flush, in order with any send() meanwhile. */
+  sendLazy(bytes: Uint8Array): boolean {
+    if (this.closed) return false;
+    if (this.queue.length > 0 || bytes.byteLength >= SMALL_MAX || this.heldBytes + bytes.byteLength > HELD_LIMIT) {
+      return this.send(bytes);
+    }
+    if (this.state === "idle") {
+      this.state = "heldLazy";
+      this.policy.lazy.add(this);
+    }
+    return this.hold(bytes, false);
+  }
+
+  /** Write what is held, as one write; queue what the kernel did not take. */
+  flush(): void {
+    this.state = "idle";
+    const n = this.held.length;
+    if (n === 0 || this.closed) return;
+    const total = this.heldBytes;
+    const burst = this.heldBurst;
+    const out = gather(this.held, n, total);
+    // A new array, not length = 0: the engine keeps a grown array's storage (after a
+    // login storm, KiBs per idle link; measured with heap stats).
+    this.held = [];
+    this.heldBytes = 0;
+    this.heldBurst = 0;
+    this.queued -= total;
+    // The queue is empty here: sends are held only while it is, and anything that
+    // queues (a big send, this) writes the held bytes first.
+    const w = this.writeOrFail(out);
+    if (w < 0) return;
+    if (w < total) {
+      // scratch is reused: keep a copy of the rest.
+      const rest = n === 1 ? out.subarray(w) : out.slice(w);
+      this.enqueue(rest, Math.min(burst, rest.byteLength));
+    } else if (this.waiters.length > 0 && this.queued < this.policy.highWater) {
+      this.wake();
+    }
+  }
+
+  /** The lazy scheduler's flush: only if what is held is still waiting for it. */
+  flushLazy(): void {
+    if (this.state === "heldLazy") this.flush();
+  }
+
+  /** The socket can take more: write the queue until the kernel stops taking it. */
+  onDrain(): void {
+    const q = this.queue;
+    while (q.length > 0) {
+      // Small queued frames leave together, up to HELD_LIMIT per write (an offline
+      // backlog of 100 000 frames was 100 000 writes); big ones alone, uncopied.
+      let k = 1;
+      let total = q[0]!.byteLength;
+      if (total < SMALL_MAX) {
+        while (k < q.length && q[k]!.byteLength < SMALL_MAX && total + q[k]!.byteLength <= HELD_LIMIT) total += q[k++]!.byteLength;
+      }
+      const n = this.write(gather(q, k, total));
+      if (n < 0) return; // gone: the socket's close handler ends the link
+      this.queued -= n;
+      // Counted as burst bytes leaving first: the allowance never outlives the burst.
+      this.burstAllowance = Math.max(0, this.burstAllowance - n);
+      if (n < total) {
+        let done = 0;
+        let left = n;
+        for (; done < k && left >= q[done]!.byteLength; done++) left -= q[done]!.byteLength;
+        q[done] = q[done]!.subarray(left);
+        q.splice(0, done);
+        return;
+      }
+      q.splice(0, k);
+    }
+    // A fresh array: a drained long queue would otherwise keep its storage.
+    this.queue = [];
+    if (this.queued < this.policy.highWater) this.wake();
+  }
+
+  /** Resolves when under the high-water mark again (or closed). */
+  drained(): Promise<void> {
+    if (this.queued < this.policy.highWater || this.closed) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  /** Drop everything and release drained() waiters. Idempotent; sentBytes is kept. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.held = [];
+    this.heldBytes = 0;
+    this.heldBurst = 0;
+    this.state = "idle";
+    this.queued = 0;
+    this.burstAllowance = 0;
+    this.wake();
+  }
+
+  private hold(bytes: Uint8Array, burst: boolean): boolean {
+    this.held.push(bytes);
+    this.heldBytes += bytes.byteLength;
+    if (burst) this.heldBurst += bytes.byteLength;
+    this.queued += bytes.byteLength;
+    return this.stillReading() && this.queued < this.policy.highWater;
+  }
+
+  /** Queue bytes for the next drain; false if that shows the peer is not reading. */
+  private enqueue(bytes: Uint8Array, burstBytes: number): boolean {
+    this.queue.push(bytes);
+    this.queued += bytes.byteLength;
+    this.burstAllowance += burstBytes;
+    return this.stillReading();
+  }
+
+  /** The one "peer not reading" check: fails the queue when more waits than allowed. */
+  private stillReading(): boolean {
+    if (this.queued <= this.policy.maxQueued + this.burstAllowance + this.heldBurst) return true;
+    this.fail(`peer not reading (${this.queued} bytes queued)`);
+    return false;
+  }
+
+  private write(bytes: Uint8Array): number {
+    const n = this.sink.write(bytes);
+    if (n > 0) this.sent += n;
+    return n;
+  }
+
+  private writeOrFail(bytes: Uint8Array): number {
+    const n = this.write(bytes);
+    if (n < 0) this.fail("socket closed");
+    return n;
+  }
+
+  private fail(reason: string): void {
+    this.close();
+    this.sink.writeFailed(reason);
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
