@@ -194,6 +194,8 @@ export class WriteQueue {
         for (; done < k && left >= q[done]!.byteLength; done++) left -= q[done]!.byteLength;
         q[done] = q[done]!.subarray(left);
         q.splice(0, done);
+        // Under the mark though not empty: a producer waiting in drained() may go on.
+        if (this.waiters.length > 0 && this.queued < this.policy.highWater) this.wake();
         return;
       }
       q.splice(0, k);

@@ -179,6 +179,19 @@ describe("WriteQueue", () => {
     expect(q.send(bytes(SMALL_MAX))).toBe(false); // past the mark again
   });
 
+  test("drained() resolves when a partial drain takes the queue under highWater, not only when it empties", async () => {
+    const { q, k } = rig({ highWater: 40_000, room: 0 });
+    for (let i = 0; i < 3; i++) q.send(bytes(20_000)); // 60 000 queued, past the mark
+    let done = false;
+    const wait = q.drained().then(() => (done = true));
+    k.room = 30_000; // the kernel takes half: 30 000 still queued, under the mark
+    q.onDrain();
+    await Promise.resolve();
+    expect(q.queuedBytes).toBe(30_000);
+    expect(done).toBe(true);
+    await wait;
+  });
+
   test("caps also count held bytes", () => {
     const { q } = rig({ highWater: 1000 });
     expect(q.send(bytes(600))).toBe(true);
