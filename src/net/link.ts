@@ -29,7 +29,6 @@ export interface LinkOptions {
   highWater?: number;
   /**
    * A peer that lets more than this pile up is not reading: the link is dropped.
-   * Bytes sent as a `burst` (see send) do not count until they have left.
    */
   maxQueued?: number;
   /**
@@ -112,14 +111,10 @@ export class Link {
    * Queue bytes for sending (see WriteQueue for how they are coalesced). Returns
    * false when the caller should await drained(). Never throws; on a closed or
    * ending link it does nothing and returns false.
-   *
-   * `burst`: bytes the peer is known to be waiting for, all at once (the offline
-   * backlog at login). They may take the queue past maxQueued; only what is
-   * queued beyond them counts as "not reading".
    */
-  send(bytes: Uint8Array, burst = false): boolean {
+  send(bytes: Uint8Array): boolean {
     if (this.closed || this.ending) return false;
-    return this.out.send(bytes, burst);
+    return this.out.send(bytes);
   }
 
   /**

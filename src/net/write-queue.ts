@@ -41,7 +41,7 @@ export type HoldState = "idle" | "heldLazy" | "heldTurn";
 export interface WritePolicy {
   /** send() returns false once this many bytes wait. */
   highWater: number;
-  /** More than this waiting (burst bytes aside) means the peer is not reading. */
+  /** More than this waiting means the peer is not reading. */
   maxQueued: number;
   /** Flushes what send() held. */
   soon: FlushScheduler<WriteQueue>;
@@ -65,12 +65,9 @@ export class WriteQueue {
   /** Held small sends (only while `queue` is empty), written by flush(). */
   private held: Uint8Array[] = [];
   private heldBytes = 0;
-  private heldBurst = 0;
   private state: HoldState = "idle";
   /** Bytes in `queue` and `held`. */
   private queued = 0;
-  /** Allowance over maxQueued for burst bytes still queued (shrinks as bytes leave). */
-  private burstAllowance = 0;
   private sent = 0;
   private closed = false;
   private waiters: (() => void)[] = [];
@@ -100,10 +97,9 @@ export class WriteQueue {
 
   /**
    * Queue bytes. Returns false when the caller should await drained(), or when
-   * the queue is closed (then the bytes are dropped). `burst`: bytes the peer is
-   * known to be waiting for, all at once; they may take the queue past maxQueued.
+   * the queue is closed (then the bytes are dropped).
    */
-  send(bytes: Uint8Array, burst = false): boolean {
+  send(bytes: Uint8Array): boolean {
     if (this.closed) return false;
     if (this.heldBytes + bytes.byteLength > HELD_LIMIT) {
       this.flush();
@@ -114,7 +110,7 @@ export class WriteQueue {
         this.state = "heldTurn";
         this.policy.soon.add(this);
       }
-      return this.hold(bytes, burst);
+      return this.hold(bytes);
     }
     if (this.held.length > 0) this.flush();
     if (this.closed) return false;
@@ -124,7 +120,7 @@ export class WriteQueue {
       if (n === bytes.byteLength) return true;
       bytes = bytes.subarray(n);
     }
-    return this.enqueue(bytes, burst ? bytes.byteLength : 0) && this.queued < this.policy.highWater;
+    return this.enqueue(bytes) && this.queued < this.policy.highWater;
   }
 
   /** send() for bytes nobody is waiting on: held until the lazy flush, in order with any send() meanwhile. */
@@ -137,7 +133,7 @@ export class WriteQueue {
       this.state = "heldLazy";
       this.policy.lazy.add(this);
     }
-    return this.hold(bytes, false);
+    return this.hold(bytes);
   }
 
   /** Write what is held, as one write; queue what the kernel did not take. */
@@ -146,13 +142,11 @@ export class WriteQueue {
     const n = this.held.length;
     if (n === 0 || this.closed) return;
     const total = this.heldBytes;
-    const burst = this.heldBurst;
     const out = gather(this.held, n, total);
     // A new array, not length = 0: the engine keeps a grown array's storage (after a
     // login storm, KiBs per idle link; measured with heap stats).
     this.held = [];
     this.heldBytes = 0;
-    this.heldBurst = 0;
     this.queued -= total;
     // The queue is empty here: sends are held only while it is, and anything that
     // queues (a big send, this) writes the held bytes first.
@@ -161,7 +155,7 @@ export class WriteQueue {
     if (w < total) {
       // scratch is reused: keep a copy of the rest.
       const rest = n === 1 ? out.subarray(w) : out.slice(w);
-      this.enqueue(rest, Math.min(burst, rest.byteLength));
+      this.enqueue(rest);
     } else if (this.waiters.length > 0 && this.queued < this.policy.highWater) {
       this.wake();
     }
@@ -186,8 +180,6 @@ export class WriteQueue {
       const n = this.write(gather(q, k, total));
       if (n < 0) return; // gone: the socket's close handler ends the link
       this.queued -= n;
-      // Counted as burst bytes leaving first: the allowance never outlives the burst.
-      this.burstAllowance = Math.max(0, this.burstAllowance - n);
       if (n < total) {
         let done = 0;
         let left = n;
@@ -218,32 +210,28 @@ export class WriteQueue {
     this.queue = [];
     this.held = [];
     this.heldBytes = 0;
-    this.heldBurst = 0;
     this.state = "idle";
     this.queued = 0;
-    this.burstAllowance = 0;
     this.wake();
   }
 
-  private hold(bytes: Uint8Array, burst: boolean): boolean {
+  private hold(bytes: Uint8Array): boolean {
     this.held.push(bytes);
     this.heldBytes += bytes.byteLength;
-    if (burst) this.heldBurst += bytes.byteLength;
     this.queued += bytes.byteLength;
     return this.stillReading() && this.queued < this.policy.highWater;
   }
 
   /** Queue bytes for the next drain; false if that shows the peer is not reading. */
-  private enqueue(bytes: Uint8Array, burstBytes: number): boolean {
+  private enqueue(bytes: Uint8Array): boolean {
     this.queue.push(bytes);
     this.queued += bytes.byteLength;
-    this.burstAllowance += burstBytes;
     return this.stillReading();
   }
 
   /** The one "peer not reading" check: fails the queue when more waits than allowed. */
   private stillReading(): boolean {
-    if (this.queued <= this.policy.maxQueued + this.burstAllowance + this.heldBurst) return true;
+    if (this.queued <= this.policy.maxQueued) return true;
     this.fail(`peer not reading (${this.queued} bytes queued)`);
     return false;
   }

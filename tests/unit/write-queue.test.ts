@@ -2,7 +2,7 @@
  * The write queue (src/net/write-queue.ts) and its flush scheduler without
  * sockets: a fake kernel that takes as many bytes as it is told to, and flush
  * schedulers run by hand. Coalescing, order, partial writes, caps, "not
- * reading", the burst allowance, the byte accounting and a socket gone (-1).
+ * reading", the byte accounting and a socket gone (-1).
  */
 import { describe, expect, test } from "bun:test";
 import { FlushScheduler, type Defer } from "../../src/net/flush-scheduler.ts";
@@ -225,33 +225,6 @@ describe("WriteQueue", () => {
     expect(k.writes.length).toBe(0);
   });
 
-  test("burst bytes may take the queue past maxQueued, held or queued", () => {
-    const { q, k, soon } = rig({ maxQueued: 1000, room: 0 });
-    for (let i = 0; i < 10; i++) q.send(bytes(500), true); // 5 000 held
-    expect(k.fails).toEqual([]);
-    soon.run(); // written: the kernel takes none, all queued
-    expect(q.queuedBytes).toBe(5000);
-    q.send(bytes(20_000), true);
-    expect(k.fails).toEqual([]);
-    expect(q.queuedBytes).toBe(25_000);
-    q.send(bytes(1000)); // 1 000 beyond the burst: at maxQueued, still fine
-    expect(k.fails).toEqual([]);
-    q.send(bytes(1));
-    expect(k.fails).toEqual(["peer not reading (26001 bytes queued)"]);
-  });
-
-  test("the burst allowance shrinks as bytes leave", () => {
-    const { q, k } = rig({ maxQueued: 1000, room: 0 });
-    q.send(bytes(20_000), true);
-    k.room = 15_000;
-    q.onDrain(); // 5 000 of the burst still queued
-    k.room = 0;
-    q.send(bytes(900)); // 5 900 ≤ 1 000 + 5 000
-    expect(k.fails).toEqual([]);
-    q.send(bytes(200)); // 6 100 > 6 000
-    expect(k.fails).toEqual(["peer not reading (6100 bytes queued)"]);
-  });
-
   test("write returning -1: a send fails the queue with 'socket closed'", () => {
     const { q, k, soon } = rig();
     q.send(bytes(10));
@@ -310,7 +283,7 @@ describe("WriteQueue", () => {
         if (op <= 4) {
           const b = r.int(0, 3) === 0 ? r.bytes(r.int(SMALL_MAX, 70_000)) : r.bytes(r.int(0, 3000));
           if (op === 4) q.sendLazy(b);
-          else q.send(b, op === 3);
+          else q.send(b);
           if (!q.isClosed) {
             accepted.push(b);
             total += b.byteLength;
