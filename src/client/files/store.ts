@@ -13,13 +13,15 @@
  * Reads and writes go through file handles at offsets, in pieces: memory does not
  * grow with the file size.
  */
-import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, lstat, mkdir, open, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { constants as fsc } from "node:fs";
+import { constants as fsc, statfsSync } from "node:fs";
 import { silentLogger, type Logger } from "../../common/logger.ts";
 import { badFileName, chunkRange, HASH_RE, validShape } from "../../protocol/files.ts";
 import { ignored } from "../ignored.ts";
 import { hashChunks, hashRange, READ_PIECE } from "./file-hash.ts";
+import { removeLeftovers } from "./leftovers.ts";
+import { bytesStillNeeded, freeBytes } from "./space.ts";
 
 /** The hidden folder inside the files folder that holds manifests and partial downloads. */
 export const META_DIR = ".termchat";
@@ -55,7 +57,8 @@ export class FileStore {
   /** Create the folder if needed and read what it holds. Throws if the folder is unusable. */
   async init(log: (s: string) => void = () => {}): Promise<void> {
     await mkdir(this.meta, { recursive: true });
-    for (const entry of await readdir(this.meta)) {
+    const entries = await removeLeftovers(this.meta, log);
+    for (const entry of entries) {
       if (!entry.endsWith(".json")) continue;
       const name = entry.slice(0, -".json".length);
       // An unreadable manifest is dropped below, like a stale one.
@@ -146,7 +149,8 @@ export class FileStore {
     if (known?.complete) throw new LocalNameTaken(name);
     if (known) await this.forget(name);
     if (await exists(this.pathOf(name))) throw new LocalNameTaken(name);
-    const fh = await open(this.partPath(name), "w");
+    // Never through a link planted at the .part path (ELOOP: refused, nothing written).
+    const fh = await open(this.partPath(name), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW);
     try {
       await fh.truncate(size);
     } finally {
@@ -185,11 +189,26 @@ export class FileStore {
     }
     const dest = this.pathOf(f.name);
     if (await exists(dest)) throw new LocalNameTaken(f.name);
+    // The manifest says "complete" before the rename (which keeps the mtime): a kill
+    // between the two leaves a manifest and a .part that init() finishes (readManifest).
+    const part = await stat(this.partPath(f.name));
+    await this.save({ ...f, complete: true, mtimeMs: part.mtimeMs });
     await rename(this.partPath(f.name), dest);
     f.complete = true;
-    f.mtimeMs = (await stat(dest)).mtimeMs;
-    await this.save(f);
+    f.mtimeMs = part.mtimeMs;
     return [];
+  }
+
+  /** Bytes free in the files folder's file system for this process. */
+  freeBytes(): number {
+    return freeBytes(statfsSync(this.dir));
+  }
+
+  /** Bytes a download of this shape would still put on disk (what a matching partial holds counts). */
+  stillNeeded(name: string, size: number, hashes: string[]): number {
+    const known = this.files.get(name);
+    const have = known && known.size === size && sameList(known.hashes, hashes) ? known.have : [];
+    return bytesStillNeeded(size, hashes.length, have);
   }
 
   /** Re-read these chunks of f (default: all) from disk; those whose hash does not match. */
@@ -253,16 +272,26 @@ export class FileStore {
     if (!m.have.every((c) => Number.isSafeInteger(c) && c >= 1 && c <= n)) return null;
     const f: LocalFile = { name, size: m.size, hashes: m.hashes, have: new Set(m.have), complete: !!m.complete, checked: new Set() };
     if (f.complete) {
+      await this.finishRename(name, m);
       const st = await stat(this.pathOf(name)).catch(ignored(this.log, `files: ${name}`, null));
       // Changed since it was recorded: its chunks no longer match the registry.
       if (!st || !st.isFile() || st.size !== m.size || st.mtimeMs !== m.mtimeMs) return null;
       f.have = allChunks(n);
       f.mtimeMs = m.mtimeMs;
     } else {
-      const st = await stat(this.partPath(name)).catch(ignored(this.log, `files: ${name}.part`, null));
-      if (!st || st.size !== m.size) return null;
+      // Nothing verified yet: nothing to resume from (docs/file-sharing.md).
+      if (f.have.size === 0) return null;
+      const st = await lstat(this.partPath(name)).catch(ignored(this.log, `files: ${name}.part`, null));
+      if (!st || !st.isFile() || st.size !== m.size) return null;
     }
     return f;
+  }
+
+  /** A complete manifest whose .part was not renamed yet (killed in finish()): rename it now. */
+  private async finishRename(name: string, m: Manifest): Promise<void> {
+    const part = await lstat(this.partPath(name)).catch(() => null);
+    if (!part?.isFile() || part.size !== m.size || part.mtimeMs !== m.mtimeMs || (await exists(this.pathOf(name)))) return;
+    await rename(this.partPath(name), this.pathOf(name));
   }
 }
 
