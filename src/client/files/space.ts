@@ -23,7 +23,7 @@ export function freeBytes(st: { bavail: number | bigint; bsize: number | bigint 
 /** Room kept free beyond a download's bytes: its manifest and their rewrites need some too. */
 export const SPACE_RESERVE = 1 << 20;
 
-/** Whether `needed` more bytes fit in `free` with SPACE_RESERVE to spare. */
+/** Whether `needed` more bytes fit in `free` with SPACE_RESERVE to spare (nothing more always fits). */
 export function fits(needed: number, free: number): boolean {
-  return needed + SPACE_RESERVE <= free;
+  return needed === 0 || needed + SPACE_RESERVE <= free;
 }
