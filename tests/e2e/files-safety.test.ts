@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { cleanup, type ClientProc, Lines, loginClient, ROOT, startServer, tempDir } from "./harness.ts";
 import { expectReply, outputOf } from "./helpers.ts";
 import { closeAllRaw, RawConn, rawRequest } from "./rawconn.ts";
+import { killPtys, ptyLoginClient } from "./tty-harness.ts";
 
 const fakes = new Set<Subprocess>();
 afterEach(async () => {
@@ -19,6 +20,7 @@ afterEach(async () => {
   await Promise.all([...fakes].map((p) => p.exited));
   fakes.clear();
   closeAllRaw();
+  await killPtys();
   await cleanup();
 });
 
@@ -73,6 +75,28 @@ describe("downloads safe for the disk", () => {
     await expectReply(luke, "download huge.bin", F.noSpace("huge.bin", TiB));
     expect(contents(luke.dir)).toEqual({ top: [".termchat"], meta: [] });
   }, 30_000);
+
+  test("a download that got no verified chunk leaves nothing behind; on a TTY its size shows from the first draw", async () => {
+    const s = await startServer();
+    // r2d2 registers a file but nobody can reach it (its peer port is 1).
+    const raw = await RawConn.login(s.port, "r2d2", { peerPort: 1 });
+    const r = await rawRequest(raw, { t: "file_register", name: "far.bin", size: 5000, hashes: Array.from({ length: 10 }, () => "cd".repeat(32)) });
+    expect(r.code).toBe("file_new");
+    const all = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10";
+
+    const luke = await sharer(s.port, "luke");
+    const lines = (await outputOf(luke, "download far.bin", 20_000)).filter((l) => !/ logged (in|out)$/.test(l));
+    expect(lines).toEqual([`Error. Download of far.bin incomplete: chunks ${all} not available`]);
+    expect(contents(luke.dir)).toEqual({ top: [".termchat"], meta: [] });
+
+    const dir = tempDir("files-yoda-");
+    const yoda = await ptyLoginClient(s.port, "yoda", { args: ["--files", dir], cols: 120 });
+    yoda.type("download far.bin\r");
+    // Drawn before any byte came: nothing held, the whole size as the total.
+    await yoda.waitForRow(/^far\.bin .*0\/10 chunks {2}0 B\/4\.9 KB/);
+    await yoda.waitForRow(`Error. Download of far.bin incomplete: chunks ${all} not available`, 15_000);
+    expect(contents(dir)).toEqual({ top: [".termchat"], meta: [] });
+  }, 40_000);
 
   test("holders sending more than the chunk size are refused; the download completes from the honest holder", async () => {
     const s = await startServer();
