@@ -13,34 +13,23 @@
  * Reads and writes go through file handles at offsets, in pieces: memory does not
  * grow with the file size.
  */
-import { copyFile, lstat, mkdir, open, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, lstat, mkdir, open, readFile, realpath, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { constants as fsc, statfsSync } from "node:fs";
 import { silentLogger, type Logger } from "../../common/logger.ts";
-import { badFileName, chunkRange, HASH_RE, validShape } from "../../protocol/files.ts";
+import { badFileName, chunkRange } from "../../protocol/files.ts";
 import { ignored } from "../ignored.ts";
 import { hashChunks, hashRange, READ_PIECE } from "./file-hash.ts";
 import { removeLeftovers } from "./leftovers.ts";
+import { allChunks, LocalNameTaken, sameList, type LocalFile } from "./local-file.ts";
+import { parseManifest, toManifest, type Manifest } from "./manifest.ts";
 import { bytesStillNeeded, freeBytes } from "./space.ts";
 
 /** The hidden folder inside the files folder that holds manifests and partial downloads. */
 export const META_DIR = ".termchat";
 
-export type LocalFile = {
-  name: string;
-  size: number;
-  hashes: string[];
-  /** Chunks (1-based) held and verified. All of them when complete. */
-  have: Set<number>;
-  /** Assembled at <files>/<name> and checked as a whole. */
-  complete: boolean;
-  /** Of <files>/<name> when it was recorded; a complete file whose mtime or size changed is no longer shared. */
-  mtimeMs?: number;
-  /** Chunks whose bytes this process hashed as it wrote them, or read back, and found good (not persisted). */
-  checked: Set<number>;
-};
 
-type Manifest = { v: 1; name: string; size: number; hashes: string[]; have: number[]; complete: boolean; mtimeMs?: number };
+export { allChunks, LocalNameTaken, sameList, type LocalFile };
 
 export class FileStore {
   readonly files = new Map<string, LocalFile>();
@@ -247,13 +236,14 @@ export class FileStore {
     const next = prev
       .catch(() => {}) // that save's own caller got its error; this one starts afresh
       .then(async () => {
-        const m: Manifest = {
-          v: 1, name: f.name, size: f.size, hashes: f.hashes,
-          have: [...f.have].sort((a, b) => a - b), complete: f.complete,
-          ...(f.mtimeMs !== undefined ? { mtimeMs: f.mtimeMs } : {}),
-        };
         const path = join(this.meta, `${f.name}.json`);
-        await writeFile(`${path}.tmp`, JSON.stringify(m));
+        // Not through a link planted at the .tmp path either.
+        const fh = await open(`${path}.tmp`, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW);
+        try {
+          await fh.writeFile(JSON.stringify(toManifest(f)));
+        } finally {
+          await fh.close();
+        }
         await rename(`${path}.tmp`, path);
       });
     this.saving.set(f.name, next);
@@ -265,11 +255,9 @@ export class FileStore {
 
   private async readManifest(name: string): Promise<LocalFile | null> {
     if (badFileName(name)) return null;
-    const m = JSON.parse(await readFile(join(this.meta, `${name}.json`), "utf8")) as Manifest;
-    if (m?.v !== 1 || m.name !== name || !Array.isArray(m.hashes) || !Array.isArray(m.have)) return null;
-    if (!validShape(m.size, m.hashes.length) || !m.hashes.every((h) => typeof h === "string" && HASH_RE.test(h))) return null;
+    const m = parseManifest(name, await readFile(join(this.meta, `${name}.json`), "utf8"));
+    if (!m) return null;
     const n = m.hashes.length;
-    if (!m.have.every((c) => Number.isSafeInteger(c) && c >= 1 && c <= n)) return null;
     const f: LocalFile = { name, size: m.size, hashes: m.hashes, have: new Set(m.have), complete: !!m.complete, checked: new Set() };
     if (f.complete) {
       await this.finishRename(name, m);
@@ -295,26 +283,9 @@ export class FileStore {
   }
 }
 
-export class LocalNameTaken extends Error {
-  constructor(readonly fileName: string) {
-    super(`another file named ${fileName} is in the files folder`);
-  }
-}
-
-/** SHA-256 (hex) of bytes [start, end) of an open file, read into `buf` piece by piece. */
-export function allChunks(n: number): Set<number> {
-  const s = new Set<number>();
-  for (let c = 1; c <= n; c++) s.add(c);
-  return s;
-}
-
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     () => false,
   );
-}
-
-export function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
