@@ -2,6 +2,8 @@
  * Every user-facing text of the client, in one place (SPEC §3–§6 wording).
  * Tests check these strings; change wording here only.
  */
+import { stripControls } from "../common/sanitize.ts";
+
 export const T = {
   usernamePrompt: "Username: ",
   passwordPrompt: "Password: ",
@@ -78,6 +80,7 @@ export const T = {
   downloadIncomplete: (name: string, missing: number[]) =>
     `Error. Download of ${name} incomplete: chunk${missing.length === 1 ? "" : "s"} ${missing.join(", ")} not available`,
   registryFull: "Error. The server cannot register more files now",
+  notEnoughSpace: (name: string, bytes: number) => `Error. Not enough disk space for ${name} (${bytes} bytes)`,
   filesFolderUnusable: (dir: string, why: string) => `Error. Files folder ${dir} cannot be used (${why})`,
   // the live download line is formatted by progress.ts (it depends on the screen width)
 
@@ -85,6 +88,7 @@ export const T = {
   internalError: (what: string) => `Error. Something went wrong in the client (${what}); the session goes on`,
 
   // program-level errors (stderr)
-  cannotConnect: (host: string, port: number, why: string) => `cannot connect to server at ${host}:${port} (${why})`,
-  versionMismatch: (detail: string) => `server speaks another protocol version (${detail})`,
+  // `why` and `detail` may come from the server: stripped like any remote text.
+  cannotConnect: (host: string, port: number, why: string) => `cannot connect to server at ${host}:${port} (${stripControls(why)})`,
+  versionMismatch: (detail: string) => `server speaks another protocol version (${stripControls(detail)})`,
 } as const;

@@ -132,6 +132,11 @@ export class Link {
     return this.out.drained();
   }
 
+  /** Raise (or lower) the frame limit for frames not started yet (see FrameDecoder.setMaxFrame). */
+  setMaxFrame(n: number): void {
+    this.decoder.setMaxFrame(n);
+  }
+
   pause(): void {
     if (!this.closed) this.sock.pause();
   }

@@ -15,8 +15,16 @@ export const DEFAULT_CHUNKS = 10;
 export const MAX_CHUNKS = 256;
 /** Largest file size, so that chunk boundaries stay exact in double arithmetic. */
 export const MAX_FILE_SIZE = Math.floor(Number.MAX_SAFE_INTEGER / MAX_CHUNKS);
-/** Longest file name, in UTF-8 bytes (the usual file-system limit). */
-export const MAX_NAME_BYTES = 255;
+/** The usual file-system limit on one file name, in bytes. */
+export const FS_NAME_BYTES = 255;
+/**
+ * Longest shared file name, in UTF-8 bytes. A client keeps files named after it
+ * (`<name>.json`, `<name>.part`, `<name>.copy`, `<name>.json.tmp`, at most 9 bytes
+ * more), and each must fit FS_NAME_BYTES; 15 bytes are kept for such names.
+ * The server refuses a registration over it too, so no file is registered that
+ * a client could not store.
+ */
+export const MAX_NAME_BYTES = FS_NAME_BYTES - 15;
 
 const utf8 = new TextEncoder();
 

@@ -102,9 +102,23 @@ export class FrameDecoder {
   private dataStream = 0;
 
   constructor(
-    readonly maxFrame: number,
+    private limit: number,
     readonly opts: { streamData?: boolean } = {},
   ) {}
+
+  /** The largest frame length accepted now. */
+  get maxFrame(): number {
+    return this.limit;
+  }
+
+  /**
+   * Change the limit for frames whose length is not read yet (a link that starts
+   * with a small limit until its peer is authenticated raises it then). A frame
+   * already being gathered keeps the limit it was checked against.
+   */
+  setMaxFrame(n: number): void {
+    this.limit = n;
+  }
 
   /** Bytes held waiting for the rest of a frame (bounded by maxFrame + header). */
   get pendingBytes(): number {
@@ -197,7 +211,7 @@ export class FrameDecoder {
   private checkLength(b: Uint8Array, at: number): number {
     const len = getU32(b, at);
     if (len < 1) throw new FrameError("bad_length", "frame length 0");
-    if (len > this.maxFrame) throw new FrameError("too_large", `frame of ${len} bytes over the limit of ${this.maxFrame}`);
+    if (len > this.limit) throw new FrameError("too_large", `frame of ${len} bytes over the limit of ${this.limit}`);
     return len;
   }
 

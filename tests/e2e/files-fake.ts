@@ -9,6 +9,8 @@
  *   liar   answers every chunk with the right size of garbage
  *   stall  sends the first half (at most one piece) of the real bytes, prints `serving <chunk>`, then
  *          sends nothing more (the test kills the process)
+ *   bigger announces (chunk_ok) and sends 4096 bytes more than the chunk: the real bytes, then garbage
+ *   overflow announces the right size, then sends the real bytes and 4096 more in one frame
  * It prints `ready` once registered. Peer handshakes are accepted without a token
  * check (a test double, not a client).
  */
@@ -22,8 +24,9 @@ import { DATA_PIECE, encodeMessage, MAX_PEER_FRAME } from "../../src/protocol/me
 import { RawConn, rawRequest } from "./rawconn.ts";
 
 const [portArg, user, file, mode, chunksArg] = process.argv.slice(2);
-if (!portArg || !user || !file || (mode !== "liar" && mode !== "stall")) {
-  console.error("usage: files-fake.ts <server_port> <user> <file> liar|stall [chunks]");
+const MODES = ["liar", "stall", "bigger", "overflow"];
+if (!portArg || !user || !file || !MODES.includes(mode ?? "")) {
+  console.error(`usage: files-fake.ts <server_port> <user> <file> ${MODES.join("|")} [chunks]`);
   process.exit(2);
 }
 const data = readFileSync(file);
@@ -69,6 +72,13 @@ function onMessage(s: Socket<Peer>, m: any): void {
     return write(s, encodeMessage({ t: "chunk_none", req: m.req, reason: "not_held" }));
   }
   const { start, end } = chunkRange(data.byteLength, n, m.chunk);
+  if (mode === "bigger" || mode === "overflow") {
+    // The chunk must fit one frame with its extra bytes (the test keeps chunks small).
+    const extra = Buffer.concat([data.subarray(start, end), randomBytes(4096)]);
+    write(s, encodeMessage({ t: "chunk_ok", req: m.req, size: mode === "bigger" ? extra.byteLength : end - start }));
+    console.log(`serving ${m.chunk}`);
+    return write(s, encodeDataFrame(m.req, extra));
+  }
   write(s, encodeMessage({ t: "chunk_ok", req: m.req, size: end - start }));
   if (mode === "stall") {
     // Half the chunk at most, so the chunk is never complete whatever DATA_PIECE is.

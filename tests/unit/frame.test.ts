@@ -217,6 +217,17 @@ describe("FrameDecoder errors", () => {
     expect(frameErrorCode(() => dec.push(header(101)))).toBe("too_large");
   });
 
+  test("setMaxFrame: a frame refused under the small limit is accepted once the limit is raised", () => {
+    const dec = new FrameDecoder(100);
+    expect(frameErrorCode(() => new FrameDecoder(100).push(encodeFrame(KIND_JSON, new Uint8Array(500))))).toBe("too_large");
+    expect(plain(dec.push(encodeFrame(KIND_JSON, bytes(7))))).toEqual([{ kind: KIND_JSON, body: [7] }]);
+    dec.setMaxFrame(1000);
+    expect(dec.maxFrame).toBe(1000);
+    const [f] = dec.push(encodeFrame(KIND_JSON, new Uint8Array(500)));
+    expect(f!.body.byteLength).toBe(500);
+    expect(frameErrorCode(() => dec.push(header(1001)))).toBe("too_large");
+  });
+
   test("a header announcing 4 GiB throws too_large at once", () => {
     const dec = new FrameDecoder(64 * 1024);
     expect(frameErrorCode(() => dec.push(header(0xffffffff)))).toBe("too_large");

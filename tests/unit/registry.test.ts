@@ -4,7 +4,7 @@
  * shared name and chunk-geometry rules (src/protocol/files.ts).
  */
 import { describe, expect, test } from "bun:test";
-import { badFileName, chunkCount, chunkRange, MAX_CHUNKS, MAX_FILE_SIZE, validShape } from "../../src/protocol/files.ts";
+import { badFileName, chunkCount, chunkRange, FS_NAME_BYTES, MAX_CHUNKS, MAX_FILE_SIZE, MAX_NAME_BYTES, validShape } from "../../src/protocol/files.ts";
 import { COST, fileCost, FileRegistry } from "../../src/server/files.ts";
 import { Bench } from "./hubkit.ts";
 
@@ -14,11 +14,21 @@ const all = () => true;
 
 describe("file names and chunk geometry", () => {
   test("names that could leave the files folder or hide in it are refused", () => {
-    for (const bad of ["", ".", "..", "../x", "a/b", "/etc/passwd", "a\\b", ".hidden", "..x", ".termchat", "nul\u0000x", "tab\tx", "esc\u001b[2J", "c1\u0085", "é".repeat(128)]) {
+    for (const bad of ["", ".", "..", "../x", "a/b", "/etc/passwd", "a\\b", ".hidden", "..x", ".termchat", "nul\u0000x", "tab\tx", "esc\u001b[2J", "c1\u0085", "é".repeat(128), "é".repeat(121), "x".repeat(241), "x".repeat(250)]) {
       expect({ bad, why: badFileName(bad) }).not.toEqual({ bad, why: null });
     }
-    for (const good of ["a", "big.bin", "song (1).mp3", "x..y", "x..", "naïve-日本.txt", "é".repeat(127)]) {
+    for (const good of ["a", "big.bin", "song (1).mp3", "x..y", "x..", "naïve-日本.txt", "é".repeat(120), "x".repeat(240)]) {
       expect({ good, why: badFileName(good) }).toEqual({ good, why: null });
+    }
+  });
+
+  test("the longest name leaves every file the client derives from it within the file-system limit", () => {
+    expect(MAX_NAME_BYTES).toBe(240);
+    const longest = "x".repeat(MAX_NAME_BYTES);
+    expect(badFileName(longest)).toBeNull();
+    expect(badFileName(longest + "x")).toBe("name too long");
+    for (const suffix of [".json", ".part", ".copy", ".json.tmp"]) {
+      expect(new TextEncoder().encode(longest + suffix).byteLength).toBeLessThanOrEqual(FS_NAME_BYTES);
     }
   });
 

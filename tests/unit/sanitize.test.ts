@@ -73,3 +73,11 @@ describe("stripControls bidi", () => {
     expect(stripControls("a\u2066b\u2067c\u2068d\u2069e\u202af\u202bg\u202ch\u202di")).toBe("abcdefghi");
   });
 });
+
+describe("remote strings in the client's connect texts", () => {
+  test("a server's error detail reaches the terminal stripped", async () => {
+    const { T } = await import("../../src/client/texts.ts");
+    expect(T.versionMismatch("version: \u001b]0;pwned\u0007need v9\r")).toBe("server speaks another protocol version (version: need v9)");
+    expect(T.cannotConnect("h", 1, "busy\u001b[2J\u009b1m now")).toBe("cannot connect to server at h:1 (busy now)");
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -139,6 +139,93 @@ describe("FileStore", () => {
     const b = new FileStore(dir);
     await b.init();
     expect([...b.files.keys()]).toEqual([]);
+  });
+});
+
+describe("FileStore: nothing lost, nothing left behind", () => {
+  test("leftovers of interrupted steps (.json.tmp, .copy, a .part without manifest) are removed at start; the rest stays", async () => {
+    const dir = folder();
+    const data = randomBytes(20_000);
+    const a = new FileStore(dir);
+    await a.init();
+    const f = await a.startPartial("keep.bin", data.byteLength, hashesOf(data, 4));
+    await put(a, "keep.bin", data, 4, 1);
+    await a.markHeld(f, 1, false);
+    for (const left of ["keep.bin.json.tmp", "other.bin.copy", "orphan.bin.part"]) writeFileSync(join(a.meta, left), "x");
+    const outside = join(folder(), "victim");
+    writeFileSync(outside, "untouched");
+    symlinkSync(outside, join(a.meta, "linked.bin.json.tmp"));
+    const logged: string[] = [];
+    const b = new FileStore(dir);
+    await b.init((l) => logged.push(l));
+    expect(readdirSync(b.meta).sort()).toEqual(["keep.bin.json", "keep.bin.part"]);
+    expect([...b.get("keep.bin")!.have]).toEqual([1]);
+    expect(readFileSync(outside, "utf8")).toBe("untouched");
+    expect(logged.filter((l) => l.includes("leftover")).length).toBe(4);
+  });
+
+  test("a partial holding no verified chunk cannot resume: dropped at start, with its .part", async () => {
+    const dir = folder();
+    const data = randomBytes(20_000);
+    const a = new FileStore(dir);
+    await a.init();
+    await a.startPartial("empty.bin", data.byteLength, hashesOf(data, 4));
+    expect(existsSync(a.partPath("empty.bin"))).toBe(true);
+    const b = new FileStore(dir);
+    await b.init();
+    expect(b.get("empty.bin")).toBeUndefined();
+    expect(readdirSync(b.meta)).toEqual([]);
+  });
+
+  test("the manifest says complete before the final rename: killed between them, the next start finishes the rename", async () => {
+    const dir = folder();
+    const data = randomBytes(30_000);
+    const hashes = hashesOf(data, 3);
+    const a = new FileStore(dir);
+    await a.init();
+    const f = await a.startPartial("k.bin", data.byteLength, hashes);
+    for (let c = 1; c <= 3; c++) {
+      await put(a, "k.bin", data, 3, c);
+      await a.markHeld(f, c, false);
+    }
+    // What finish() leaves if killed right after saving the manifest: the complete manifest and the .part.
+    const part = statSync(a.partPath("k.bin"));
+    await a.save({ ...f, complete: true, mtimeMs: part.mtimeMs });
+    expect(existsSync(join(dir, "k.bin"))).toBe(false);
+    const b = new FileStore(dir);
+    await b.init();
+    expect(b.get("k.bin")?.complete).toBe(true);
+    expect(readFileSync(join(dir, "k.bin")).equals(data)).toBe(true);
+    expect(existsSync(b.partPath("k.bin"))).toBe(false);
+  });
+
+  test("a link planted at the .part path is refused (ELOOP): nothing is written through it", async () => {
+    const dir = folder();
+    const store = new FileStore(dir);
+    await store.init();
+    const outside = join(folder(), "victim");
+    writeFileSync(outside, "untouched");
+    symlinkSync(outside, store.partPath("t.bin"));
+    const err = await store.startPartial("t.bin", 1000, hashesOf(randomBytes(1000), 2)).then(() => null, (e: NodeJS.ErrnoException) => e);
+    expect(err?.code).toBe("ELOOP");
+    expect(readFileSync(outside, "utf8")).toBe("untouched");
+    expect(store.get("t.bin")).toBeUndefined();
+  });
+
+  test("stillNeeded: the file minus the chunks a matching partial holds", async () => {
+    const dir = folder();
+    const data = randomBytes(1000);
+    const hashes = hashesOf(data, 4);
+    const store = new FileStore(dir);
+    await store.init();
+    expect(store.stillNeeded("n.bin", 1000, hashes)).toBe(1000);
+    const f = await store.startPartial("n.bin", 1000, hashes);
+    await put(store, "n.bin", data, 4, 2);
+    await store.markHeld(f, 2, false);
+    expect(store.stillNeeded("n.bin", 1000, hashes)).toBe(750);
+    // Another content under the name: it all has to come.
+    expect(store.stillNeeded("n.bin", 1000, hashesOf(randomBytes(1000), 4))).toBe(1000);
+    expect(store.freeBytes()).toBeGreaterThan(0);
   });
 });
 

@@ -13,7 +13,7 @@
  * pieces whatever the file size. The chunk is good only if its SHA-256 equals the
  * registry's; the caller marks it held only then.
  */
-import { writeSync } from "node:fs";
+import { constants as fsc, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import type { Clock, Timer } from "../../common/clock.ts";
@@ -76,7 +76,8 @@ export class ChunkClient {
     if (!this.conn.link.isOpen) return { outcome: "gone", onDisk: false };
     let fh: FileHandle;
     try {
-      fh = await open(target.path, "r+");
+      // Never through a link planted at the .part path: ELOOP, nothing written.
+      fh = await open(target.path, fsc.O_RDWR | fsc.O_NOFOLLOW);
     } catch (e) {
       this.log.debug(`fetch ${name}#${c}: cannot open ${target.path}: ${(e as Error).message}`);
       return { outcome: "error", onDisk: false };

@@ -13,32 +13,23 @@
  * Reads and writes go through file handles at offsets, in pieces: memory does not
  * grow with the file size.
  */
-import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, lstat, mkdir, open, readFile, realpath, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { constants as fsc } from "node:fs";
+import { constants as fsc, statfsSync } from "node:fs";
 import { silentLogger, type Logger } from "../../common/logger.ts";
-import { badFileName, chunkRange, HASH_RE, validShape } from "../../protocol/files.ts";
+import { badFileName, chunkRange } from "../../protocol/files.ts";
 import { ignored } from "../ignored.ts";
 import { hashChunks, hashRange, READ_PIECE } from "./file-hash.ts";
+import { removeLeftovers } from "./leftovers.ts";
+import { allChunks, LocalNameTaken, sameList, type LocalFile } from "./local-file.ts";
+import { parseManifest, toManifest, type Manifest } from "./manifest.ts";
+import { bytesStillNeeded, freeBytes } from "./space.ts";
 
 /** The hidden folder inside the files folder that holds manifests and partial downloads. */
 export const META_DIR = ".termchat";
 
-export type LocalFile = {
-  name: string;
-  size: number;
-  hashes: string[];
-  /** Chunks (1-based) held and verified. All of them when complete. */
-  have: Set<number>;
-  /** Assembled at <files>/<name> and checked as a whole. */
-  complete: boolean;
-  /** Of <files>/<name> when it was recorded; a complete file whose mtime or size changed is no longer shared. */
-  mtimeMs?: number;
-  /** Chunks whose bytes this process hashed as it wrote them, or read back, and found good (not persisted). */
-  checked: Set<number>;
-};
 
-type Manifest = { v: 1; name: string; size: number; hashes: string[]; have: number[]; complete: boolean; mtimeMs?: number };
+export { allChunks, LocalNameTaken, sameList, type LocalFile };
 
 export class FileStore {
   readonly files = new Map<string, LocalFile>();
@@ -55,7 +46,8 @@ export class FileStore {
   /** Create the folder if needed and read what it holds. Throws if the folder is unusable. */
   async init(log: (s: string) => void = () => {}): Promise<void> {
     await mkdir(this.meta, { recursive: true });
-    for (const entry of await readdir(this.meta)) {
+    const entries = await removeLeftovers(this.meta, log);
+    for (const entry of entries) {
       if (!entry.endsWith(".json")) continue;
       const name = entry.slice(0, -".json".length);
       // An unreadable manifest is dropped below, like a stale one.
@@ -146,7 +138,8 @@ export class FileStore {
     if (known?.complete) throw new LocalNameTaken(name);
     if (known) await this.forget(name);
     if (await exists(this.pathOf(name))) throw new LocalNameTaken(name);
-    const fh = await open(this.partPath(name), "w");
+    // Never through a link planted at the .part path (ELOOP: refused, nothing written).
+    const fh = await open(this.partPath(name), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW);
     try {
       await fh.truncate(size);
     } finally {
@@ -185,11 +178,26 @@ export class FileStore {
     }
     const dest = this.pathOf(f.name);
     if (await exists(dest)) throw new LocalNameTaken(f.name);
+    // The manifest says "complete" before the rename (which keeps the mtime): a kill
+    // between the two leaves a manifest and a .part that init() finishes (readManifest).
+    const part = await stat(this.partPath(f.name));
+    await this.save({ ...f, complete: true, mtimeMs: part.mtimeMs });
     await rename(this.partPath(f.name), dest);
     f.complete = true;
-    f.mtimeMs = (await stat(dest)).mtimeMs;
-    await this.save(f);
+    f.mtimeMs = part.mtimeMs;
     return [];
+  }
+
+  /** Bytes free in the files folder's file system for this process. */
+  freeBytes(): number {
+    return freeBytes(statfsSync(this.dir));
+  }
+
+  /** Bytes a download of this shape would still put on disk (what a matching partial holds counts). */
+  stillNeeded(name: string, size: number, hashes: string[]): number {
+    const known = this.files.get(name);
+    const have = known && known.size === size && sameList(known.hashes, hashes) ? known.have : [];
+    return bytesStillNeeded(size, hashes.length, have);
   }
 
   /** Re-read these chunks of f (default: all) from disk; those whose hash does not match. */
@@ -228,13 +236,14 @@ export class FileStore {
     const next = prev
       .catch(() => {}) // that save's own caller got its error; this one starts afresh
       .then(async () => {
-        const m: Manifest = {
-          v: 1, name: f.name, size: f.size, hashes: f.hashes,
-          have: [...f.have].sort((a, b) => a - b), complete: f.complete,
-          ...(f.mtimeMs !== undefined ? { mtimeMs: f.mtimeMs } : {}),
-        };
         const path = join(this.meta, `${f.name}.json`);
-        await writeFile(`${path}.tmp`, JSON.stringify(m));
+        // Not through a link planted at the .tmp path either.
+        const fh = await open(`${path}.tmp`, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW);
+        try {
+          await fh.writeFile(JSON.stringify(toManifest(f)));
+        } finally {
+          await fh.close();
+        }
         await rename(`${path}.tmp`, path);
       });
     this.saving.set(f.name, next);
@@ -246,37 +255,32 @@ export class FileStore {
 
   private async readManifest(name: string): Promise<LocalFile | null> {
     if (badFileName(name)) return null;
-    const m = JSON.parse(await readFile(join(this.meta, `${name}.json`), "utf8")) as Manifest;
-    if (m?.v !== 1 || m.name !== name || !Array.isArray(m.hashes) || !Array.isArray(m.have)) return null;
-    if (!validShape(m.size, m.hashes.length) || !m.hashes.every((h) => typeof h === "string" && HASH_RE.test(h))) return null;
+    const m = parseManifest(name, await readFile(join(this.meta, `${name}.json`), "utf8"));
+    if (!m) return null;
     const n = m.hashes.length;
-    if (!m.have.every((c) => Number.isSafeInteger(c) && c >= 1 && c <= n)) return null;
     const f: LocalFile = { name, size: m.size, hashes: m.hashes, have: new Set(m.have), complete: !!m.complete, checked: new Set() };
     if (f.complete) {
+      await this.finishRename(name, m);
       const st = await stat(this.pathOf(name)).catch(ignored(this.log, `files: ${name}`, null));
       // Changed since it was recorded: its chunks no longer match the registry.
       if (!st || !st.isFile() || st.size !== m.size || st.mtimeMs !== m.mtimeMs) return null;
       f.have = allChunks(n);
       f.mtimeMs = m.mtimeMs;
     } else {
-      const st = await stat(this.partPath(name)).catch(ignored(this.log, `files: ${name}.part`, null));
-      if (!st || st.size !== m.size) return null;
+      // Nothing verified yet: nothing to resume from (docs/file-sharing.md).
+      if (f.have.size === 0) return null;
+      const st = await lstat(this.partPath(name)).catch(ignored(this.log, `files: ${name}.part`, null));
+      if (!st || !st.isFile() || st.size !== m.size) return null;
     }
     return f;
   }
-}
 
-export class LocalNameTaken extends Error {
-  constructor(readonly fileName: string) {
-    super(`another file named ${fileName} is in the files folder`);
+  /** A complete manifest whose .part was not renamed yet (killed in finish()): rename it now. */
+  private async finishRename(name: string, m: Manifest): Promise<void> {
+    const part = await lstat(this.partPath(name)).catch(() => null);
+    if (!part?.isFile() || part.size !== m.size || part.mtimeMs !== m.mtimeMs || (await exists(this.pathOf(name)))) return;
+    await rename(this.partPath(name), this.pathOf(name));
   }
-}
-
-/** SHA-256 (hex) of bytes [start, end) of an open file, read into `buf` piece by piece. */
-export function allChunks(n: number): Set<number> {
-  const s = new Set<number>();
-  for (let c = 1; c <= n; c++) s.add(c);
-  return s;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -284,8 +288,4 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-export function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -8,7 +8,7 @@
 import type { Clock } from "../../common/clock.ts";
 import type { Logger } from "../../common/logger.ts";
 import { KIND_JSON, type Frame } from "../../protocol/frame.ts";
-import { decodePeer, encodeMessage, PEER_PROTOCOL_VERSION, SUPPORTED_VERSIONS } from "../../protocol/messages.ts";
+import { decodePeer, encodeMessage, MAX_PEER_FRAME, PEER_PROTOCOL_VERSION, SUPPORTED_VERSIONS } from "../../protocol/messages.ts";
 import type { LinkEvents } from "../../net/link.ts";
 import { PeerConn, type PeerLink } from "./conn.ts";
 
@@ -76,9 +76,18 @@ export function callPeer(h: HandshakeHost, dial: Dial, user: string, host: strin
   });
 }
 
-/** Callee side: a new link on our listener; nothing but a good peer_hello is accepted first. */
-export function acceptPeer(h: HandshakeHost, link: PeerLink): void {
+/**
+ * Callee side: a new link on our listener; nothing but a good peer_hello is accepted
+ * first. `settled` is called once, when the link is authenticated or gone (the
+ * listener counts pending handshakes with it).
+ */
+export function acceptPeer(h: HandshakeHost, link: PeerLink, settled: () => void = () => {}): void {
   let conn: PeerConn | null = null;
+  let pending = true;
+  const settle = () => {
+    if (pending) settled();
+    pending = false;
+  };
   let checking = false;
   const timer = h.clock.after(PEER_HANDSHAKE_MS, () => {
     if (!conn) link.destroy("no handshake");
@@ -97,6 +106,9 @@ export function acceptPeer(h: HandshakeHost, link: PeerLink): void {
     if (me === null || h.linked(from)) return reject(`already linked with ${from}`);
     timer.cancel();
     conn = new PeerConn(from, link);
+    // Authenticated: chunk pieces may come now (the listener's links start small).
+    link.setMaxFrame(MAX_PEER_FRAME);
+    settle();
     conn.send({ t: "peer_welcome", user: me });
     h.adopt(conn, false);
   };
@@ -117,6 +129,7 @@ export function acceptPeer(h: HandshakeHost, link: PeerLink): void {
     },
     close: () => {
       timer.cancel();
+      settle();
       if (conn) h.closed(conn);
     },
   });

@@ -10,7 +10,7 @@ import type { Frame } from "../../protocol/frame.ts";
 import { connectLink, listenLinks } from "../../net/link.ts";
 import type { ServerSession } from "../session.ts";
 import { T } from "../texts.ts";
-import { PEER_LINK, type PeerConn, type PeerLink } from "./conn.ts";
+import { MAX_PENDING_HANDSHAKES, PEER_LINK, PEER_LISTEN_LINK, type PeerConn, type PeerLink } from "./conn.ts";
 import { acceptPeer, callPeer, type Dial, type HandshakeHost } from "./handshake.ts";
 import type { PeerRouter } from "./router.ts";
 
@@ -25,6 +25,8 @@ export class Peers {
   private server: ServerSession | null = null;
   private readonly sessions = new Map<string, PeerSession>();
   private readonly host: HandshakeHost;
+  /** Links on our listener whose handshake is not finished (see MAX_PENDING_HANDSHAKES). */
+  private pending = 0;
   /** Called for every authenticated link, both directions (file transfer adopts it). */
   readonly onLink: ((conn: PeerConn) => void)[] = [];
   /** Called when the link of a user's session is gone (not one stopped or replaced on purpose). */
@@ -50,13 +52,19 @@ export class Peers {
 
   /** Listen on an OS-chosen port on every interface; returns the port. */
   listen(): number {
-    this.listener = listenLinks("0.0.0.0", 0, PEER_LINK, (link) => this.accept(link));
+    this.listener = listenLinks("0.0.0.0", 0, PEER_LISTEN_LINK, (link) => this.accept(link));
     return this.listener.port;
   }
 
   /** A new link on our listener: it must pass the callee's handshake. */
   accept(link: PeerLink): void {
-    acceptPeer(this.host, link);
+    if (this.pending >= MAX_PENDING_HANDSHAKES) {
+      this.log.debug(`peer link from ${link.remoteAddress} refused: ${this.pending} handshakes pending`);
+      link.attach({ frame: () => {}, close: () => {} });
+      return link.destroy("too many pending handshakes");
+    }
+    this.pending++;
+    acceptPeer(this.host, link, () => this.pending--);
   }
 
   /** Logged in: from now on calls can be made and checked with the server. */

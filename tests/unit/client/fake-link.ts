@@ -33,6 +33,12 @@ export class FakeLink {
     return this.gone;
   }
 
+  /** The frame limit last set with setMaxFrame (null: never set). */
+  maxFrame: number | null = null;
+  setMaxFrame(n: number): void {
+    this.maxFrame = n;
+  }
+
   attach(events: LinkEvents): void {
     this.events = events;
   }

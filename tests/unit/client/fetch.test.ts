@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ManualClock } from "../../../src/common/clock.ts";
@@ -70,5 +70,45 @@ describe("stalled transfers", () => {
     expect(readFileSync(t.path)).toEqual(Buffer.from(content));
     t.clock.advance(STALL_MS * 2);
     expect(t.link.sentTypes).toEqual(["chunk_get"]);
+  });
+});
+
+describe("a holder sending more than the chunk, or a planted link", () => {
+  test("chunk_ok announcing more than the chunk's size: refused and cancelled, nothing written", async () => {
+    const t = setup("d.part");
+    await until(() => t.link.sent.length > 0, "chunk_get sent");
+    t.client.onMessage({ t: "chunk_ok", req: 1, size: content.length + 1 });
+    t.client.onData(1, content);
+    await t.done;
+    expect(t.result()).toEqual({ outcome: "error", onDisk: false });
+    expect(t.link.sentTypes).toEqual(["chunk_get", "chunk_cancel"]);
+    expect(readFileSync(t.path)).toEqual(Buffer.alloc(content.length));
+  });
+
+  test("data past the chunk's end: the piece that would cross it is not written, the fetch fails", async () => {
+    const path = join(dir, "e.part");
+    writeFileSync(path, new Uint8Array(content.length + 8));
+    const client = new ChunkClient(new PeerConn("bob", new FakeLink()), silentLogger, new ManualClock());
+    const done = client.fetch("f.txt", 1, { path, start: 0, size: content.length, hash });
+    await until(() => client.active === 1, "request open");
+    client.onMessage({ t: "chunk_ok", req: 1, size: content.length });
+    client.onData(1, content.slice(0, 4));
+    client.onData(1, new Uint8Array(content.length).fill(0x41)); // 4 + 10 > 10
+    expect((await done).outcome).toBe("error");
+    const after = readFileSync(path);
+    expect(after.subarray(0, 4)).toEqual(Buffer.from(content.slice(0, 4)));
+    expect(after.subarray(4)).toEqual(Buffer.alloc(content.length + 4));
+  });
+
+  test("a link planted at the target path is not followed: the fetch fails, the link's target is untouched", async () => {
+    const victim = join(dir, "victim");
+    writeFileSync(victim, "untouched");
+    const path = join(dir, "g.part");
+    symlinkSync(victim, path);
+    const link = new FakeLink();
+    const client = new ChunkClient(new PeerConn("bob", link), silentLogger, new ManualClock());
+    expect(await client.fetch("f.txt", 1, { path, start: 0, size: content.length, hash })).toEqual({ outcome: "error", onDisk: false });
+    expect(link.sent).toEqual([]);
+    expect(readFileSync(victim, "utf8")).toBe("untouched");
   });
 });

@@ -6,7 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { ManualClock } from "../../../src/common/clock.ts";
 import { silentLogger } from "../../../src/common/logger.ts";
 import { Chat } from "../../../src/client/peer/chat.ts";
-import { PeerConn } from "../../../src/client/peer/conn.ts";
+import { MAX_PENDING_HANDSHAKES, PeerConn } from "../../../src/client/peer/conn.ts";
+import { MAX_PEER_FRAME } from "../../../src/protocol/messages.ts";
 import { PEER_HANDSHAKE_MS } from "../../../src/client/peer/handshake.ts";
 import { Peers } from "../../../src/client/peer/peers.ts";
 import { PeerRouter } from "../../../src/client/peer/router.ts";
@@ -63,6 +64,39 @@ describe("callee side", () => {
     expect(link.sent).toEqual([{ t: "peer_reject", reason: "not authorised" }]);
     expect(link.ended).toBe(true);
     expect(peers.openSessions).toEqual([]);
+  });
+
+  test("the frame limit is raised to the peer link's only when the caller is welcomed", async () => {
+    const { clock, peers } = setup();
+    const { session } = await fakeServer(clock, (req) => (req.token === "tok" ? { code: "token_ok", user: "alice" } : { code: "token_bad" }));
+    peers.ready("bob", session);
+    const bad = await callIn(peers, "carol", "forged");
+    expect(bad.maxFrame).toBeNull();
+    const good = await callIn(peers, "alice", "tok");
+    expect(good.maxFrame).toBe(MAX_PEER_FRAME);
+  });
+
+  test("beyond MAX_PENDING_HANDSHAKES unauthenticated links, a new one is closed at once; a settled one frees its place", () => {
+    const { clock, peers } = setup();
+    const waiting: FakeLink[] = [];
+    for (let i = 0; i < MAX_PENDING_HANDSHAKES; i++) {
+      const l = new FakeLink();
+      peers.accept(l);
+      waiting.push(l);
+    }
+    expect(waiting.every((l) => l.destroyed === null)).toBe(true);
+    const extra = new FakeLink();
+    peers.accept(extra);
+    expect(extra.destroyed).toBe("too many pending handshakes");
+    waiting[0]!.close("gone");
+    const next = new FakeLink();
+    peers.accept(next);
+    expect(next.destroyed).toBeNull();
+    clock.advance(PEER_HANDSHAKE_MS);
+    expect(next.destroyed).toBe("no handshake");
+    const after = new FakeLink();
+    peers.accept(after);
+    expect(after.destroyed).toBeNull();
   });
 
   test("before login every call is refused", () => {
