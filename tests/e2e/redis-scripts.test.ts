@@ -11,12 +11,14 @@ import {
   CLAIM_SESSION,
   LOGIN_FAILURE,
   LOGIN_SUCCESS,
+  LOOKUP_RECIPIENT,
   MAILBOX_ACK,
   MAILBOX_APPEND,
   RELEASE_SESSION,
   parseClaim,
   parseLoginFailure,
   parseLoginSuccess,
+  parseRecipient,
   runScript,
   scriptSha,
   type Script,
@@ -93,6 +95,21 @@ describe("claim and release a user's session", () => {
     expect(await run(RELEASE_SESSION, [keys.session("hans")], ["node-a|1|100"])).toBe(1);
     expect(await c.get(keys.session("hans"))).toBeNull();
     expect(await run(RELEASE_SESSION, [keys.session("hans")], ["node-a|1|100"])).toBe(0);
+  });
+});
+
+describe("looking up a message's recipient", () => {
+  const lookup = (to: string, from: string) =>
+    run(LOOKUP_RECIPIENT, [keys.session(to), keys.blocks(to)], [from]).then(parseRecipient);
+
+  test("offline or online, blocking the sender or not, in one reply", async () => {
+    expect(await lookup("yoda", "hans")).toEqual({ holder: null, blocksSender: false });
+    await c.set(keys.session("yoda"), "node-a|4|100");
+    await c.sadd(keys.blocks("yoda"), "vader");
+    expect(await lookup("yoda", "hans")).toEqual({ holder: "node-a|4|100", blocksSender: false });
+    expect(await lookup("yoda", "vader")).toEqual({ holder: "node-a|4|100", blocksSender: true });
+    // Blocks go one way: vader blocking nobody lets yoda through.
+    expect(await lookup("vader", "yoda")).toEqual({ holder: null, blocksSender: false });
   });
 });
 
@@ -252,6 +269,7 @@ describe("running scripts", () => {
     expect(() => parseClaim("OK")).toThrow("claim_session: unexpected reply");
     expect(() => parseLoginFailure(["weird", 1])).toThrow("login_failure: unexpected reply");
     expect(() => parseLoginSuccess(null)).toThrow("login_success: unexpected reply");
+    expect(() => parseRecipient([null, 0])).toThrow("lookup_recipient: unexpected reply");
   });
 });
 

@@ -126,7 +126,27 @@ if redis.call('XLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
 return removed`,
 };
 
-export const ALL_SCRIPTS: readonly Script[] = [CLAIM_SESSION, RELEASE_SESSION, LOGIN_FAILURE, LOGIN_SUCCESS, MAILBOX_APPEND, MAILBOX_ACK];
+/**
+ * Where a message to a user goes, in one round trip (both keys are the recipient's).
+ * KEYS[1] the recipient's session, KEYS[2] whom the recipient blocks. ARGV[1] sender.
+ * Reply {holder or "" when offline, 1 if the recipient blocks the sender else 0}.
+ */
+export const LOOKUP_RECIPIENT: Script = {
+  name: "lookup_recipient",
+  numKeys: 2,
+  source: `
+return {redis.call('GET', KEYS[1]) or '', redis.call('SISMEMBER', KEYS[2], ARGV[1])}`,
+};
+
+export const ALL_SCRIPTS: readonly Script[] = [
+  CLAIM_SESSION,
+  RELEASE_SESSION,
+  LOGIN_FAILURE,
+  LOGIN_SUCCESS,
+  MAILBOX_APPEND,
+  MAILBOX_ACK,
+  LOOKUP_RECIPIENT,
+];
 
 export type ClaimReply = { claimed: true } | { claimed: false; holder: string };
 export function parseClaim(reply: unknown): ClaimReply {
@@ -152,6 +172,15 @@ export function parseLoginSuccess(reply: unknown): LoginSuccessReply {
   if (verdict === "ok") return { verdict };
   if (verdict === "blocked") return { verdict, msLeft: Number(n) };
   throw new Error(`login_success: unexpected reply ${JSON.stringify(reply)}`);
+}
+
+export type RecipientReply = { holder: string | null; blocksSender: boolean };
+export function parseRecipient(reply: unknown): RecipientReply {
+  const [holder, blocked] = expectTuple(reply, "lookup_recipient");
+  if (typeof holder !== "string" || (blocked !== 0 && blocked !== 1)) {
+    throw new Error(`lookup_recipient: unexpected reply ${JSON.stringify(reply)}`);
+  }
+  return { holder: holder === "" ? null : holder, blocksSender: blocked === 1 };
 }
 
 function expectTuple(reply: unknown, name: string): [unknown, unknown] {
