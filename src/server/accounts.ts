@@ -5,8 +5,11 @@
  */
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { Clock } from "../common/clock.ts";
+import type { MaybePromise } from "./maybe.ts";
+import { MemoryLockout } from "./memory-state.ts";
+import type { Lockout } from "./state.ts";
 
-export const MAX_FAILURES = 3;
+export { MAX_FAILURES } from "./state.ts";
 
 export type Verdict = "ok" | "unknown_user" | "bad_password" | "locked_now" | "blocked";
 
@@ -35,14 +38,14 @@ export function parseCredentials(text: string): CredentialsParse {
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 export class Accounts {
-  private failures = new Map<string, number>();
-  private blockedUntil = new Map<string, number>();
   private readonly hashes = new Map<string, Buffer>();
 
   constructor(
     users: Map<string, string>,
-    private readonly clock: Clock,
-    private readonly blockMs: number,
+    clock: Clock,
+    blockMs: number,
+    /** Where failures are counted (memory here; Redis in a cluster, so they count cluster-wide). */
+    readonly lockout: Lockout = new MemoryLockout(clock, blockMs),
   ) {
     // Compare digests, which have a fixed length, in constant time.
     for (const [u, p] of users) this.hashes.set(u, digest(p));
@@ -56,29 +59,13 @@ export class Accounts {
     return [...this.hashes.keys()];
   }
 
-  isBlocked(user: string): boolean {
-    const until = this.blockedUntil.get(user);
-    if (until === undefined) return false;
-    if (this.clock.now() < until) return true;
-    this.blockedUntil.delete(user);
-    return false;
+  isBlocked(user: string): MaybePromise<boolean> {
+    return this.lockout.isBlocked(user);
   }
 
-  attempt(user: string, password: string): Verdict {
+  attempt(user: string, password: string): MaybePromise<Verdict> {
     const want = this.hashes.get(user);
     if (!want) return "unknown_user";
-    if (this.isBlocked(user)) return "blocked";
-    if (timingSafeEqual(want, digest(password))) {
-      this.failures.delete(user);
-      return "ok";
-    }
-    const n = (this.failures.get(user) ?? 0) + 1;
-    if (n >= MAX_FAILURES) {
-      this.failures.delete(user);
-      this.blockedUntil.set(user, this.clock.now() + this.blockMs);
-      return "locked_now";
-    }
-    this.failures.set(user, n);
-    return "bad_password";
+    return timingSafeEqual(want, digest(password)) ? this.lockout.success(user) : this.lockout.failure(user);
   }
 }

@@ -7,10 +7,10 @@ import type { Clock, Timer } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
 import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
 import type { Accounts } from "./accounts.ts";
-import type { FileRegistry } from "./files.ts";
-import type { PeerTokens } from "./peertokens.ts";
 import type { Presence } from "./presence.ts";
 import type { Store } from "./store.ts";
+import type { Directory, FileIndex, SessionInfo, TokenStore } from "./state.ts";
+import type { MaybePromise } from "./maybe.ts";
 
 export interface Outbox {
   send(sid: number, msg: ServerMsg): void;
@@ -52,6 +52,10 @@ export type Session = {
   idleArmed?: boolean;
   /** The hub asked the transport to close this link: ignore whatever still arrives on it. */
   closing?: boolean;
+  /** A request is waiting for the store: what the connection sends meanwhile waits here, in order. */
+  held?: ClientMsg[];
+  /** The directory entry of this session once logged in. */
+  info?: SessionInfo;
   /** Protocol version from `hello`: 1 = offline messages leave the store when handed over, 2 = when acknowledged. */
   v?: number;
   /** Highest mailbox seq handed to this session's link (0: none). */
@@ -66,13 +70,15 @@ export type Session = {
 
 export type Req<T extends ClientMsg["t"]> = Extract<ClientMsg, { t: T }>;
 export type Reply = Omit<Extract<ServerMsg, { t: "reply" }>, "t" | "id">;
+export type MaybeReply = MaybePromise<Reply>;
 
 /** The hub as its rule modules see it: shared state, and the few actions they may take. */
 export interface HubContext {
   readonly accounts: Accounts;
   readonly presence: Presence;
-  readonly files: FileRegistry;
-  readonly tokens: PeerTokens;
+  readonly directory: Directory;
+  readonly files: FileIndex;
+  readonly tokens: TokenStore;
   readonly store: Store;
   readonly clock: Clock;
   readonly cfg: HubConfig;
@@ -80,8 +86,10 @@ export interface HubContext {
   readonly log: Logger;
   /** Ask the transport to close the session's link; nothing it sends afterwards counts. */
   drop(s: Session): void;
-  /** A successful login: the session becomes `user`'s. */
-  enter(s: Session, user: string, peerPort: number | undefined): void;
+  /** The directory entry a login of `user` on session `s` claims. */
+  sessionInfo(s: Session, user: string, peerPort: number | undefined): SessionInfo;
+  /** A successful login whose session was claimed: the session becomes `user`'s. */
+  enter(s: Session, user: string, info: SessionInfo): void;
   /** Is the session still sending its offline backlog (so new messages must queue behind it)? */
   isDraining(sid: number): boolean;
 }

@@ -3,7 +3,9 @@
  * with per-connection and per-username limits.
  */
 import { MAX_SERVER_FRAME, SUPPORTED_VERSIONS, type ClientMsg, type ServerMsg } from "../protocol/messages.ts";
+import type { Verdict } from "./accounts.ts";
 import type { HubContext, Session } from "./hub-context.ts";
+import { then, type MaybePromise } from "./maybe.ts";
 
 /** The first frame of a connection must be `hello` in a version this server speaks. */
 export function hello(hub: HubContext, s: Session, msg: ClientMsg): void {
@@ -22,14 +24,23 @@ export function hello(hub: HubContext, s: Session, msg: ClientMsg): void {
   hub.out.send(s.sid, { t: "hello_ok", v: msg.v, maxFrame: MAX_SERVER_FRAME });
 }
 
-/** A login attempt; on success the hub takes over (hub.enter). */
-export function login(hub: HubContext, s: Session, msg: ClientMsg): void {
+/**
+ * A login attempt; on success the hub takes over (hub.enter). The verdict and the
+ * session claim may come from a store that answers later: the hub holds the
+ * connection's later frames until this settles (hub.ts).
+ */
+export function login(hub: HubContext, s: Session, msg: ClientMsg): MaybePromise<void> {
   if (msg.t !== "login") {
     hub.log.debug(`session ${s.sid}: ${msg.t} before login`);
     hub.out.send(s.sid, { t: "error", code: "not_logged_in", detail: "log in first" });
     return;
   }
-  const verdict = hub.accounts.attempt(msg.user, msg.pass);
+  return then(hub.accounts.attempt(msg.user, msg.pass), (verdict) => decide(hub, s, msg, verdict));
+}
+
+type LoginMsg = Extract<ClientMsg, { t: "login" }>;
+
+function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): MaybePromise<void> {
   const result = (code: Extract<ServerMsg, { t: "login_result" }>["code"]) =>
     hub.out.send(s.sid, { t: "login_result", code, user: msg.user });
   if (verdict !== "ok") {
@@ -42,9 +53,14 @@ export function login(hub: HubContext, s: Session, msg: ClientMsg): void {
     }
     return;
   }
-  if (hub.presence.isOnline(msg.user)) {
-    result("already_online");
-    return hub.drop(s);
-  }
-  hub.enter(s, msg.user, msg.peerPort);
+  const info = hub.sessionInfo(s, msg.user, msg.peerPort);
+  return then(hub.directory.claim(msg.user, info), (claimed) => {
+    if (!claimed) {
+      result("already_online");
+      return hub.drop(s);
+    }
+    // Gone meanwhile (disconnect, pre-login timeout): give the claim back.
+    if (s.stage !== "hello" || s.closing) return hub.directory.release(msg.user, info, hub.clock.now());
+    hub.enter(s, msg.user, info);
+  });
 }
