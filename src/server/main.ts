@@ -12,6 +12,7 @@ import { DEFAULT_LIMITS } from "./hub.ts";
 import { ChatServer } from "./server.ts";
 import { sqliteStore } from "./sqlite-store.ts";
 import { memoryStore, type Store } from "./store.ts";
+import { openRedisState, RedisUnreachable, RedisUrlError, shownUrl, type RedisState } from "./redis/open.ts";
 
 const USAGE = "Usage: server <server_port> <block_duration> <timeout> [options]";
 
@@ -30,7 +31,8 @@ cli
   .option("--max-prelogin-per-address <n>", "Connections not yet logged in allowed from one address", {
     default: DEFAULT_ADMISSION.perAddress,
   })
-  .option("--max-prelogin <n>", "Connections not yet logged in allowed in all", { default: DEFAULT_ADMISSION.total });
+  .option("--max-prelogin <n>", "Connections not yet logged in allowed in all", { default: DEFAULT_ADMISSION.total })
+  .option("--redis <url>", "Share state with the other servers on this Redis (a cluster; --store is then not used)");
 setHelp(cli, {
   summary: "terminal chat server (accounts, messages, presence, peer-to-peer and file sharing)",
   usage: USAGE,
@@ -43,6 +45,7 @@ setHelp(cli, {
     ["server 4000 60 120", "port 4000, 60 s block, 120 s timeout"],
     ["server 4000 60 120 -d --store /var/lib/chat.sqlite", "debug log on stderr, state kept in that file"],
     ["server 4000 10 30 --host 127.0.0.1 --store :memory:", "this machine only, nothing kept"],
+    ["server 4000 60 120 --redis redis://10.0.0.5:6379", "one server of a cluster sharing that Redis"],
   ],
 });
 
@@ -55,7 +58,7 @@ try {
   loginSec = intArg("--login-timeout", options.loginTimeout, 1, 1_000_000);
   perAddress = intArg("--max-prelogin-per-address", options.maxPreloginPerAddress, 1, 1_000_000);
   preloginTotal = intArg("--max-prelogin", options.maxPrelogin, 1, 1_000_000);
-  for (const k of ["credentials", "host", "store"]) {
+  for (const k of ["credentials", "host", "store", "redis"]) {
     if (options[k] !== undefined && typeof options[k] !== "string") throw new UsageError(`--${k} needs a value`);
   }
 } catch (e) {
@@ -83,10 +86,21 @@ for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
 if (users.size === 0) fail(`no users in credentials file ${credFile}`, 1);
 
 let store: Store;
-try {
-  store = options.store === ":memory:" ? memoryStore() : sqliteStore(options.store);
-} catch (e) {
-  fail(`cannot open store ${options.store}: ${(e as Error).message}`, 1);
+let cluster: RedisState | undefined;
+if (options.redis !== undefined) {
+  try {
+    cluster = await openRedisState(options.redis, systemClock, blockSec * 1000);
+    store = cluster.store;
+  } catch (e) {
+    if (e instanceof RedisUrlError) fail(e.message, 2, USAGE);
+    fail(e instanceof RedisUnreachable ? e.message : `cannot use Redis at ${shownUrl(options.redis)}: ${(e as Error).message}`, 1);
+  }
+} else {
+  try {
+    store = options.store === ":memory:" ? memoryStore() : sqliteStore(options.store);
+  } catch (e) {
+    fail(`cannot open store ${options.store}: ${(e as Error).message}`, 1);
+  }
 }
 
 const server = new ChatServer({
@@ -98,10 +112,12 @@ const server = new ChatServer({
   log,
   hub: { blockMs: blockSec * 1000, timeoutMs: timeoutSec * 1000, ...DEFAULT_LIMITS, preLoginMs: loginSec * 1000 },
   admission: { perAddress, total: preloginTotal },
+  ...(cluster ? { shared: cluster.shared, node: cluster.node } : {}),
 });
 try {
   const bound = server.start();
-  log.debug(`listening on ${options.host}:${bound} (${users.size} users, store ${options.store})`);
+  const where = cluster ? `Redis ${shownUrl(options.redis)}, node ${cluster.node}` : `store ${options.store}`;
+  log.debug(`listening on ${options.host}:${bound} (${users.size} users, ${where})`);
 } catch (e) {
   const code = (e as NodeJS.ErrnoException).code;
   fail(code === "EADDRINUSE" ? `port ${port} is already in use` : `cannot listen on port ${port}: ${code ?? (e as Error).message}`, 1);

@@ -11,6 +11,7 @@ import { splitReply } from "../protocol/listing.ts";
 import { Link, listenLinks } from "../net/link.ts";
 import { Admission, type AdmissionLimits } from "./admission.ts";
 import { Hub, type HubConfig, type Outbox } from "./hub.ts";
+import type { SharedState } from "./state.ts";
 import type { Store } from "./store.ts";
 
 /** Bytes queued for a client that stops reading before it is dropped. */
@@ -31,6 +32,10 @@ export type ServerOptions = {
   hub: HubConfig;
   /** Caps on connections not yet logged in (default DEFAULT_ADMISSION). */
   admission?: AdmissionLimits;
+  /** State shared with other servers (a cluster on Redis); default: this process's memory. */
+  shared?: SharedState;
+  /** This server's id in the cluster. */
+  node?: string;
 };
 
 export class ChatServer {
@@ -81,7 +86,7 @@ export class ChatServer {
         else void link.drained().then(next);
       },
     };
-    this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log);
+    this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log, opts.shared, opts.node);
   }
 
   /**

@@ -1,0 +1,16 @@
+/**
+ * A cluster for end-to-end tests: one private redis-server (redis.ts) and several
+ * ./server processes sharing it (--redis), each on its own port. Clients log in to
+ * whichever node a test names. Everything is ended by PID by cleanup() and stopAllRedis().
+ */
+import { startServer, type ServerProc } from "./harness.ts";
+import { startRedis, type RedisServer } from "./redis.ts";
+
+export type Cluster = { redis: RedisServer; nodes: ServerProc[] };
+
+export async function startCluster(n: number, opts: { block?: number; timeout?: number; extra?: string[] } = {}): Promise<Cluster> {
+  const redis = await startRedis();
+  const nodes: ServerProc[] = [];
+  for (let i = 0; i < n; i++) nodes.push(await startServer({ ...opts, extra: ["--redis", redis.url, ...(opts.extra ?? [])] }));
+  return { redis, nodes };
+}
