@@ -46,7 +46,10 @@ export type BusOptions = Partial<WatchTimes> & {
   nodeId?: string;
   /** XREAD BLOCK per call (default 1000 ms; re-issued at once). */
   blockMs?: number;
-  /** Most unread entries one inbox may hold before send() answers "full" (default 100 000). */
+  /**
+   * Most unread entries one inbox may hold before send() answers "full" (default
+   * 100 000). Checked by the sender: give every node the same value.
+   */
   inboxCap?: number;
   /** tc:events is kept at about this many entries (MAXLEN ~, default 100 000). */
   eventsMaxLen?: number;
