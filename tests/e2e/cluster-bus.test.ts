@@ -216,6 +216,7 @@ describe("node liveness", () => {
       x.bus.onReap(async (id, unread) => void reaped.push({ by: x.bus.nodeId, id, unread }));
     }
     expect((await a.bus.liveNodes()).sort()).toEqual([a.bus.nodeId, b.bus.nodeId, child.id].sort());
+    expect(await a.bus.nodeStatus(child.id)).toBe("alive");
     child.proc.kill("SIGKILL");
     await child.proc.exited;
     // Sent after the crash but before the verdict: it waits in the inbox for the reaper.
@@ -228,6 +229,8 @@ describe("node liveness", () => {
     expect(reaped[0]!.unread.map((e) => e.event)).toEqual([{ n: 7 }]);
     // The verdict is final: nothing more can be sent to it; its keys are gone; reported once only.
     expect(await b.bus.send(child.id, { n: 8 })).toBe("gone");
+    expect(await b.bus.nodeStatus(child.id)).toBe("gone");
+    expect(await b.bus.nodeStatus("never-was")).toBe("silent");
     await waitFor("it leaves tc:nodes", async () => !((await a.link.command("ZRANGE", ["tc:nodes", "0", "-1"])) as string[]).includes(child.id));
     await Bun.sleep(300);
     expect(dead.length).toBe(2);

@@ -7,6 +7,7 @@
  *   bus.onEvent((event, meta) => ...);                  // meta: { from, stream: "inbox" | "events", id }
  *   await bus.send(otherNodeId, { t: "msg", ... });     // → "sent" | "gone" | "full"
  *   await bus.publish({ t: "login", user });            // every node, this one included
+ *   await bus.nodeStatus(id);                           // "alive" | "silent" | "gone" (a login's stale holder)
  *   bus.onNodeDead((id) => ...);                        // once per dead node, on every node
  *   bus.onReap(async (id, unread) => ...);              // on ONE node: release id's sessions, store unread
  *   bus.onFenced(() => ...);                            // the others declared THIS node dead
@@ -121,6 +122,18 @@ export class ClusterBus {
     const ids = (await this.link.command("ZRANGE", [keys.nodes(), "0", "-1"])) as string[];
     const exists = await Promise.all(ids.map((id) => this.link.command("EXISTS", [nodeKeys(id).alive])));
     return ids.filter((_, i) => exists[i] === 1);
+  }
+
+  /**
+   * Where a node stands: "alive" (heartbeat current), "gone" (fenced: dead or left;
+   * its sessions are or will be released by its reaper, so a login may take them over
+   * with CLAIM_SESSION naming the stale holder), "silent" (heartbeat expired, not yet
+   * judged: wait, it may be back).
+   */
+  async nodeStatus(nodeId: string): Promise<"alive" | "silent" | "gone"> {
+    const k = nodeKeys(nodeId);
+    const [gone, alive] = await Promise.all([this.link.command("EXISTS", [k.gone]), this.link.command("EXISTS", [k.alive])]);
+    return gone === 1 ? "gone" : alive === 1 ? "alive" : "silent";
   }
 
   /** Leave on purpose: fence this node, so the others reap it at their next scan. */

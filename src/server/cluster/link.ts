@@ -108,7 +108,7 @@ export class RedisLink {
 
   /** One command on the command connection. Rejects with RedisUnavailable on an outage. */
   command(name: string, args: string[]): Promise<unknown> {
-    return this.guard(this.cmd, () => this.cmd.send(name, args), this.timeoutMs);
+    return this.guard(() => this.cmd.send(name, args), this.timeoutMs);
   }
 
   /** A Lua script (EVALSHA, EVAL on NOSCRIPT) on the command connection. */
@@ -124,7 +124,7 @@ export class RedisLink {
   async blocking(name: string, args: string[], blockMs: number): Promise<unknown> {
     const reader = this.reader;
     try {
-      return await this.guard(reader, () => reader.send(name, args), blockMs + this.timeoutMs);
+      return await this.guard(() => reader.send(name, args), blockMs + this.timeoutMs);
     } catch (e) {
       if (e instanceof RedisUnavailable && e.reason === "timeout" && reader === this.reader && !this.closed) {
         this.replaceReader();
@@ -141,7 +141,7 @@ export class RedisLink {
     this.reader.close();
   }
 
-  private async guard(client: RedisClient, run: () => Promise<unknown>, ms: number): Promise<unknown> {
+  private async guard(run: () => Promise<unknown>, ms: number): Promise<unknown> {
     if (this.closed) throw new RedisUnavailable("link closed");
     let result: unknown;
     try {
@@ -154,7 +154,6 @@ export class RedisLink {
       }
       const reason = e instanceof RedisUnavailable ? e.reason : (e as Error).message;
       this.sawOutage();
-      if (!client.connected && !this.closed) this.scheduleRetry();
       throw e instanceof RedisUnavailable ? e : new RedisUnavailable(reason);
     }
     this.sawAnswer();

@@ -8,6 +8,8 @@
  * order; after each batch the inbox is trimmed up to what was handed over (the
  * events stream is shared, capped by MAXLEN ~ on XADD instead). Failed reads are
  * retried after a growing delay (backoff.ts) so an outage does not spin the CPU.
+ * One XREAD names two keys in different hash slots: on a Redis Cluster this becomes
+ * one reader per shard (one XREAD per stream when they live on different shards).
  */
 import type { Clock, Timer } from "../../common/clock.ts";
 import { Backoff } from "./backoff.ts";
