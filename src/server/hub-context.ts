@@ -68,6 +68,25 @@ export type Session = {
   draining?: boolean;
 };
 
+/** What servers of a cluster tell each other about users (routed.ts handles them on arrival). */
+export type RoutedEvent =
+  /** A direct message for `to`, who is logged in on the receiving server. */
+  | { t: "dm"; to: string; from: string; text: string }
+  /** A broadcast: every server shows it to its users but `from` and those in `skip` (who block `from`). */
+  | { t: "bc"; from: string; text: string; skip: string[] }
+  /** `user` came or went: shown to everyone but `user` and those in `hide` (whom `user` blocks). */
+  | { t: "presence"; user: string; state: "in" | "out"; hide: string[] };
+
+/** How the hub reaches the other servers of a cluster (the cluster bus; absent alone). */
+export interface Router {
+  /** To server `node` only: "gone" if it is dead or left, "full" if its inbox is. */
+  sendTo(node: string, event: RoutedEvent): Promise<"sent" | "gone" | "full">;
+  /** To every server, this one included. */
+  publish(event: RoutedEvent): Promise<void>;
+  /** Is server `node` known dead (its sessions may be taken over)? */
+  isGone(node: string): Promise<boolean>;
+}
+
 export type Req<T extends ClientMsg["t"]> = Extract<ClientMsg, { t: T }>;
 export type Reply = Omit<Extract<ServerMsg, { t: "reply" }>, "t" | "id">;
 export type MaybeReply = MaybePromise<Reply>;
@@ -84,6 +103,10 @@ export interface HubContext {
   readonly cfg: HubConfig;
   readonly out: Outbox;
   readonly log: Logger;
+  /** This server's id in the directory ("" alone). */
+  readonly node: string;
+  /** The other servers of the cluster, if any. */
+  readonly router?: Router;
   /** Ask the transport to close the session's link; nothing it sends afterwards counts. */
   drop(s: Session): void;
   /** The directory entry a login of `user` on session `s` claims. */

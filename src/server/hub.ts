@@ -9,7 +9,7 @@ import type { Clock } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
 import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
 import { Accounts } from "./accounts.ts";
-import type { HubConfig, HubContext, MaybeReply, Outbox, Reply, Session } from "./hub-context.ts";
+import type { HubConfig, HubContext, MaybeReply, Outbox, Reply, Router, Session } from "./hub-context.ts";
 import { acknowledge, startDelivery } from "./delivery.ts";
 import { hello, login } from "./login-rules.ts";
 import { block, broadcast, message, unblock, whoelse, whoelseSince } from "./message-rules.ts";
@@ -17,6 +17,8 @@ import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
 import { isPromise, type MaybePromise } from "./maybe.ts";
 import { memoryState } from "./memory-state.ts";
 import { Presence } from "./presence.ts";
+import { announce, background } from "./routed.ts";
+import { isOutage } from "./cluster/errors.ts";
 import type { Directory, FileIndex, SessionInfo, SharedState, TokenStore } from "./state.ts";
 import { StoreError, type Store } from "./store.ts";
 
@@ -53,6 +55,8 @@ export class Hub implements HubContext {
     shared: SharedState = memoryState(clock, cfg.blockMs),
     /** This server's name in the directory ("" alone). */
     readonly node = "",
+    /** The other servers of a cluster (absent alone). */
+    readonly router?: Router,
   ) {
     this.accounts = new Accounts(users, clock, cfg.blockMs, shared.lockout);
     this.directory = shared.directory;
@@ -217,6 +221,8 @@ export class Hub implements HubContext {
 
   /** Tell everyone online, except those `user` has blocked, that `user` came or went. */
   private announce(user: string, state: "in" | "out"): void {
+    // In a cluster every server (this one too) shows it when the event comes back.
+    if (this.router) return background(this, `presence of ${user}`, () => announce(this, user, state));
     const blocked = this.store.blocks.blockedBy(user);
     if (!isPromise(blocked)) return this.announceTo(user, state, blocked);
     blocked.then(
@@ -269,21 +275,10 @@ export class Hub implements HubContext {
     s.timer?.cancel();
     const user = s.user;
     this.presence.logout(user);
-    this.background(`logout of ${user}`, () => this.directory.release(user, s.info!, this.clock.now()));
-    this.background(`files of ${user}`, () => this.files.dropUser(user));
+    background(this, `logout of ${user}`, () => this.directory.release(user, s.info!, this.clock.now()));
+    background(this, `files of ${user}`, () => this.files.dropUser(user));
     this.log.debug(`session ${s.sid}: ${user} logged out (${why})`);
     this.announce(user, "out");
-  }
-
-  /** A step nobody waits for (a logout's bookkeeping): a failure is logged. */
-  private background(what: string, step: () => MaybePromise<void>): void {
-    const failed = (e: unknown) => this.log.debug(`${what}: not recorded: ${(e as Error).message}`);
-    try {
-      const r = step();
-      if (isPromise(r)) r.catch(failed);
-    } catch (e) {
-      failed(e);
-    }
   }
 
   /** A request's answer; a store that failed under it makes it `storage_failure` (SPEC §8). */
@@ -302,6 +297,10 @@ export class Hub implements HubContext {
   }
 
   private failed(s: Session, e: unknown): Reply {
+    if (isOutage(e)) {
+      this.log.debug(`session ${s.sid}: ${s.user}: shared state unavailable: ${(e as Error).message}`);
+      return { code: "busy" };
+    }
     if (!(e instanceof StoreError)) throw e;
     this.log.debug(`session ${s.sid}: ${s.user}: storage failure: ${e.message}`);
     return { code: "storage_failure" };

@@ -5,7 +5,9 @@
 import { MAX_SERVER_FRAME, SUPPORTED_VERSIONS, type ClientMsg, type ServerMsg } from "../protocol/messages.ts";
 import type { Verdict } from "./accounts.ts";
 import type { HubContext, Session } from "./hub-context.ts";
-import { then, type MaybePromise } from "./maybe.ts";
+import { isPromise, then, type MaybePromise } from "./maybe.ts";
+import { isOutage } from "./cluster/errors.ts";
+import type { SessionInfo } from "./state.ts";
 
 /** The first frame of a connection must be `hello` in a version this server speaks. */
 export function hello(hub: HubContext, s: Session, msg: ClientMsg): void {
@@ -35,10 +37,32 @@ export function login(hub: HubContext, s: Session, msg: ClientMsg): MaybePromise
     hub.out.send(s.sid, { t: "error", code: "not_logged_in", detail: "log in first" });
     return;
   }
-  return then(hub.accounts.attempt(msg.user, msg.pass), (verdict) => decide(hub, s, msg, verdict));
+  const r = then(hub.accounts.attempt(msg.user, msg.pass), (verdict) => decide(hub, s, msg, verdict));
+  if (!isPromise(r)) return r;
+  // The shared state is unreachable (a cluster's Redis): no verdict; the user may try again.
+  return r.catch((e) => {
+    if (!isOutage(e)) throw e;
+    hub.log.debug(`session ${s.sid}: login ${JSON.stringify(msg.user)}: shared state unavailable: ${(e as Error).message}`);
+    hub.out.send(s.sid, { t: "login_result", code: "busy", user: msg.user });
+  });
 }
 
 type LoginMsg = Extract<ClientMsg, { t: "login" }>;
+
+/**
+ * Claim the user's session. In a cluster, a session still held by a server known
+ * dead (not yet cleaned up by the others) is taken over, compare-and-set, so a user
+ * whose server crashed can log in again through another at once.
+ */
+function claim(hub: HubContext, user: string, info: SessionInfo): MaybePromise<boolean> {
+  return then(hub.directory.claim(user, info), (won) => {
+    if (won || !hub.router) return won;
+    return then(hub.directory.lookup(user), (holder) => {
+      if (!holder || holder.node === hub.node) return holder ? false : hub.directory.claim(user, info);
+      return hub.router!.isGone(holder.node).then((gone) => (gone ? hub.directory.claim(user, info, holder) : false));
+    });
+  });
+}
 
 function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): MaybePromise<void> {
   const result = (code: Extract<ServerMsg, { t: "login_result" }>["code"]) =>
@@ -54,7 +78,7 @@ function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): M
     return;
   }
   const info = hub.sessionInfo(s, msg.user, msg.peerPort);
-  return then(hub.directory.claim(msg.user, info), (claimed) => {
+  return then(claim(hub, msg.user, info), (claimed) => {
     if (!claimed) {
       result("already_online");
       return hub.drop(s);

@@ -12,7 +12,8 @@ import { DEFAULT_LIMITS } from "./hub.ts";
 import { ChatServer } from "./server.ts";
 import { sqliteStore } from "./sqlite-store.ts";
 import { memoryStore, type Store } from "./store.ts";
-import { openRedisState, RedisUnreachable, RedisUrlError, shownUrl, type RedisState } from "./redis/open.ts";
+import { attachHub, busRouter, openRedisState, type RedisState } from "./redis/open.ts";
+import { RedisBadUrl, RedisConnectFailed, redactUrl } from "./cluster/errors.ts";
 
 const USAGE = "Usage: server <server_port> <block_duration> <timeout> [options]";
 
@@ -89,11 +90,11 @@ let store: Store;
 let cluster: RedisState | undefined;
 if (options.redis !== undefined) {
   try {
-    cluster = await openRedisState(options.redis, systemClock, blockSec * 1000);
+    cluster = await openRedisState(options.redis, systemClock, blockSec * 1000, log, clusterTimes());
     store = cluster.store;
   } catch (e) {
-    if (e instanceof RedisUrlError) fail(e.message, 2, USAGE);
-    fail(e instanceof RedisUnreachable ? e.message : `cannot use Redis at ${shownUrl(options.redis)}: ${(e as Error).message}`, 1);
+    if (e instanceof RedisBadUrl) fail(e.message, 2, USAGE);
+    fail(e instanceof RedisConnectFailed ? e.message : `cannot use Redis at ${redactUrl(options.redis)}: ${(e as Error).message}`, 1);
   }
 } else {
   try {
@@ -101,6 +102,19 @@ if (options.redis !== undefined) {
   } catch (e) {
     fail(`cannot open store ${options.store}: ${(e as Error).message}`, 1);
   }
+}
+
+/**
+ * The cluster's heartbeat times (ms) from CHAT_CLUSTER_TIMES, e.g.
+ * "beatMs=200,ttlMs=1000,scanMs=200,graceMs=500": only tests shorten them.
+ */
+function clusterTimes(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (process.env.CHAT_CLUSTER_TIMES ?? "").split(",")) {
+    const [k, v] = part.split("=");
+    if (k && v && /^\d+$/.test(v)) out[k.trim()] = Number(v);
+  }
+  return out;
 }
 
 const server = new ChatServer({
@@ -112,11 +126,17 @@ const server = new ChatServer({
   log,
   hub: { blockMs: blockSec * 1000, timeoutMs: timeoutSec * 1000, ...DEFAULT_LIMITS, preLoginMs: loginSec * 1000 },
   admission: { perAddress, total: preloginTotal },
-  ...(cluster ? { shared: cluster.shared, node: cluster.node } : {}),
+  ...(cluster ? { shared: cluster.shared, node: cluster.bus.nodeId, router: busRouter(cluster.bus) } : {}),
 });
+if (cluster) {
+  attachHub(cluster.bus, server.hub, () => {
+    process.stderr.write("server: the cluster declared this server dead (Redis unreachable too long); its users were logged out; exiting\n");
+    process.exit(1);
+  });
+}
 try {
   const bound = server.start();
-  const where = cluster ? `Redis ${shownUrl(options.redis)}, node ${cluster.node}` : `store ${options.store}`;
+  const where = cluster ? `Redis ${redactUrl(options.redis)}, node ${cluster.bus.nodeId}` : `store ${options.store}`;
   log.debug(`listening on ${options.host}:${bound} (${users.size} users, ${where})`);
 } catch (e) {
   const code = (e as NodeJS.ErrnoException).code;
@@ -137,7 +157,10 @@ process.on("unhandledRejection", (e) => {
 const shutdown = () => {
   log.debug("shutting down");
   server.stop();
-  process.exit(0);
+  if (!cluster) process.exit(0);
+  // Leave the cluster on purpose: the others log this server's users out at once.
+  const bus = cluster.bus;
+  void Promise.race([bus.stop().catch(() => {}), Bun.sleep(2000)]).finally(() => process.exit(0));
 };
 process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);

@@ -49,8 +49,9 @@ export class MemoryDirectory implements Directory {
   private sessions = new Map<string, SessionInfo>();
   private lastLogout = new Map<string, number>();
 
-  claim(user: string, info: SessionInfo): boolean {
-    if (this.sessions.has(user)) return false;
+  claim(user: string, info: SessionInfo, replacing?: SessionInfo): boolean {
+    const cur = this.sessions.get(user);
+    if (cur && !(replacing && cur.node === replacing.node && cur.sid === replacing.sid)) return false;
     this.sessions.set(user, info);
     return true;
   }
@@ -62,6 +63,9 @@ export class MemoryDirectory implements Directory {
   }
   lookup(user: string): SessionInfo | undefined {
     return this.sessions.get(user);
+  }
+  usersOf(node: string): string[] {
+    return [...this.sessions].filter(([, i]) => i.node === node).map(([u]) => u);
   }
   online(): string[] {
     return [...this.sessions.keys()];

@@ -19,7 +19,21 @@ export function message(hub: HubContext, from: string, m: Req<"message">): Maybe
       hub.out.send(online.sid, { t: "msg", from, text: m.text, kind: "direct" });
       return { code: "ok" };
     }
-    return keep(hub, from, m, online !== undefined);
+    if (online || !hub.router) return keep(hub, from, m, online !== undefined);
+    return route(hub, from, m);
+  });
+}
+
+/** A cluster: `m.to` may be logged in on another server; send it there, else store it. */
+function route(hub: HubContext, from: string, m: Req<"message">): MaybeReply {
+  return then(hub.directory.lookup(m.to), (where): MaybeReply => {
+    if (!where || where.node === hub.node) return keep(hub, from, m, false);
+    return hub.router!.sendTo(where.node, { t: "dm", to: m.to, from, text: m.text }).then((r): MaybeReply => {
+      if (r === "sent") return { code: "ok" };
+      // Its server died (or cannot take more): the message waits in the mailbox.
+      hub.log.debug(`message for ${m.to} on server ${where.node}: ${r}, stored instead`);
+      return keep(hub, from, m, false);
+    });
   });
 }
 
@@ -36,6 +50,7 @@ function keep(hub: HubContext, from: string, m: Req<"message">, online: boolean)
 
 export function broadcast(hub: HubContext, from: string, m: Req<"broadcast">): MaybeReply {
   if (tooLong(hub, from, m.text)) return { code: "too_long" };
+  if (hub.router) return broadcastCluster(hub, from, m);
   const online = [...hub.presence.entries()].filter(([u]) => u !== from);
   return then(all(online.map(([u]) => hub.store.blocks.has(u, from))), (blocks) => {
     const to: number[] = [];
@@ -45,6 +60,16 @@ export function broadcast(hub: HubContext, from: string, m: Req<"broadcast">): M
     hub.out.sendMany(to, { t: "msg", from, text: m.text, kind: "broadcast" });
     return { code: to.length < online.length ? "partial" : "ok" };
   });
+}
+
+/** A cluster: who blocks the sender is decided here, once; every server shows it to its users but those. */
+function broadcastCluster(hub: HubContext, from: string, m: Req<"broadcast">): MaybeReply {
+  return then(hub.directory.online(), (names) =>
+    then(
+      filter(names, (u) => u !== from && hub.store.blocks.has(u, from)),
+      (skip) => hub.router!.publish({ t: "bc", from, text: m.text, skip }).then((): Reply => ({ code: skip.length > 0 ? "partial" : "ok" })),
+    ),
+  );
 }
 
 export function block(hub: HubContext, user: string, m: Req<"block">): MaybeReply {

@@ -11,6 +11,7 @@ import { splitReply } from "../protocol/listing.ts";
 import { Link, listenLinks } from "../net/link.ts";
 import { Admission, type AdmissionLimits } from "./admission.ts";
 import { Hub, type HubConfig, type Outbox } from "./hub.ts";
+import type { Router } from "./hub-context.ts";
 import type { SharedState } from "./state.ts";
 import type { Store } from "./store.ts";
 
@@ -36,6 +37,8 @@ export type ServerOptions = {
   shared?: SharedState;
   /** This server's id in the cluster. */
   node?: string;
+  /** The other servers of the cluster. */
+  router?: Router;
 };
 
 export class ChatServer {
@@ -86,7 +89,7 @@ export class ChatServer {
         else void link.drained().then(next);
       },
     };
-    this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log, opts.shared, opts.node);
+    this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log, opts.shared, opts.node, opts.router);
   }
 
   /**

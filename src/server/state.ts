@@ -37,11 +37,17 @@ export type SessionInfo = {
 
 /** Who is online (anywhere), and who was (whoelsesince). One session per user. */
 export interface Directory {
-  /** Take `user`'s session: false if someone holds it already (nothing changed). */
-  claim(user: string, info: SessionInfo): MaybePromise<boolean>;
+  /**
+   * Take `user`'s session: false if someone holds it already (nothing changed). With
+   * `replacing`, also take it if it is still held by exactly that session (whose
+   * server is known dead): of two servers taking over the same stale session, one wins.
+   */
+  claim(user: string, info: SessionInfo, replacing?: SessionInfo): MaybePromise<boolean>;
   /** The session `info` ended at `at`; a session someone else has since claimed is left alone. */
   release(user: string, info: SessionInfo, at: number): MaybePromise<void>;
   lookup(user: string): MaybePromise<SessionInfo | undefined>;
+  /** The users whose sessions are on server `node` (to log them out when it dies). */
+  usersOf(node: string): MaybePromise<string[]>;
   /** Everyone online now. */
   online(): MaybePromise<string[]>;
   /** Everyone online now or whose last session ended at or after `from` (ms). */

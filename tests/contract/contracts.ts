@@ -129,6 +129,8 @@ export function directoryContract(name: string, make: Maker<Directory>): void {
       expect(await d.lookup("bob")).toBeUndefined();
       expect(await d.claim("bob", info("n2", 3))).toBe(true);
       expect((await d.online()).sort()).toEqual(["amy", "bob"]);
+      expect(await d.usersOf("n1")).toEqual(["amy"]);
+      expect(await d.usersOf("n3")).toEqual([]);
     });
 
     test("release frees the name and records when; a release by a session that no longer holds it changes nothing", async () => {
@@ -147,6 +149,17 @@ export function directoryContract(name: string, make: Maker<Directory>): void {
       expect((await d.seenSince(8000)).sort()).toEqual(["amy", "bob"]);
       expect((await d.seenSince(9000)).sort()).toEqual(["amy", "bob"]);
       expect(await d.seenSince(9001)).toEqual(["amy"]);
+    });
+
+    test("a session held by a dead server is taken over only by naming it exactly", async () => {
+      const d = await make(new ManualClock());
+      const stale = info("dead", 1);
+      await d.claim("amy", stale);
+      expect(await d.claim("amy", info("n2", 2), info("dead", 9))).toBe(false);
+      expect(await d.claim("amy", info("n2", 2), stale)).toBe(true);
+      expect(await d.claim("amy", info("n3", 3), stale)).toBe(false);
+      expect((await d.lookup("amy"))?.node).toBe("n2");
+      expect(await d.online()).toEqual(["amy"]);
     });
 
     test("names of any characters", async () => {

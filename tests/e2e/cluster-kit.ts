@@ -8,9 +8,13 @@ import { startRedis, type RedisServer } from "./redis.ts";
 
 export type Cluster = { redis: RedisServer; nodes: ServerProc[] };
 
-export async function startCluster(n: number, opts: { block?: number; timeout?: number; extra?: string[] } = {}): Promise<Cluster> {
+/** Heartbeat times short enough for tests: a killed server is judged dead in about 2 s. */
+export const TEST_TIMES = "beatMs=200,ttlMs=1500,scanMs=300,graceMs=1000";
+
+export async function startCluster(n: number, opts: { block?: number; timeout?: number; extra?: string[]; times?: string } = {}): Promise<Cluster> {
   const redis = await startRedis();
   const nodes: ServerProc[] = [];
-  for (let i = 0; i < n; i++) nodes.push(await startServer({ ...opts, extra: ["--redis", redis.url, ...(opts.extra ?? [])] }));
+  const env = { CHAT_CLUSTER_TIMES: opts.times ?? TEST_TIMES };
+  for (let i = 0; i < n; i++) nodes.push(await startServer({ ...opts, env, extra: ["--redis", redis.url, ...(opts.extra ?? [])] }));
   return { redis, nodes };
 }

@@ -2,7 +2,7 @@
  * SPEC §11 through the compiled programs: servers sharing one Redis (--redis) are
  * one service for what lives in shared state — one session per user, the lockout,
  * offline messages, block lists, whoelse and whoelsesince — whichever server each
- * client uses. (Live delivery between servers: cluster-routing.test.ts.)
+ * client uses.
  */
 import { afterAll, afterEach, expect, test } from "bun:test";
 import { cleanup, loginClient, runToEnd, SERVER_BIN, typeLogin } from "./harness.ts";
@@ -41,6 +41,7 @@ test("stored through one server, shown at a login through another; a block made 
   await expectReply(hans, "message yoda while you were out", STORED);
   const yoda = await loginClient(b, "yoda");
   await yoda.out.waitFor("hans: while you were out");
+  await hans.out.waitFor("yoda logged in");
   await expectReply(hans, "whoelse", "yoda");
   await expectReply(yoda, "block hans", "hans is blocked");
   yoda.send("logout");
@@ -49,16 +50,17 @@ test("stored through one server, shown at a login through another; a block made 
   await expectReply(hans, "whoelse", "No other users online");
   // yoda blocks hans: hidden from him; luke, who came and went through the other server, is not.
   const luke = await loginClient(b, "luke");
+  await hans.out.waitFor("luke logged in");
   luke.send("logout");
-  await luke.out.waitFor(/Goodbye/);
+  await hans.out.waitFor("luke logged out");
   await expectReply(hans, "whoelsesince 60", "luke");
 });
 
 test("Redis unreachable at start: one line naming the URL, exit 1", async () => {
   const r = await runToEnd([SERVER_BIN, "65000", "10", "10", "--redis", "redis://127.0.0.1:1"]);
   expect(r.code).toBe(1);
-  expect(r.stderr.trim().split("\n")).toEqual(["error: cannot reach Redis at redis://127.0.0.1:1"]);
+  expect(r.stderr.trim().split("\n")).toEqual(["error: Cannot reach Redis at redis://127.0.0.1:1"]);
   const bad = await runToEnd([SERVER_BIN, "65000", "10", "10", "--redis", "http://x"]);
   expect(bad.code).toBe(2);
-  expect(bad.stderr).toContain("bad Redis URL http://x");
+  expect(bad.stderr).toContain("Invalid Redis URL http://x");
 });

@@ -129,7 +129,7 @@ export type ServerProc = { port: number; proc: Subprocess<"ignore", "pipe", "pip
 
 /** Start ./server on a free port (with -d so we see when it listens). */
 export async function startServer(
-  opts: { block?: number; timeout?: number; store?: string; extra?: string[]; port?: number; credentials?: string } = {},
+  opts: { block?: number; timeout?: number; store?: string; extra?: string[]; port?: number; credentials?: string; env?: Record<string, string> } = {},
 ): Promise<ServerProc> {
   requireBinaries();
   for (let attempt = 0; ; attempt++) {
@@ -140,7 +140,7 @@ export async function startServer(
         "-d", "--host", "127.0.0.1", "--credentials", opts.credentials ?? CREDENTIALS, "--store", opts.store ?? ":memory:",
         ...(opts.extra ?? []),
       ],
-      { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: ROOT },
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: ROOT, env: { ...process.env, ...opts.env } },
     );
     live.add(proc);
     const log = new Lines(proc.stderr);

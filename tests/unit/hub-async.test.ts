@@ -11,6 +11,9 @@ import type { ClientMsg, ServerMsg } from "../../src/protocol/messages.ts";
 import { Hub } from "../../src/server/hub.ts";
 import { memoryState } from "../../src/server/memory-state.ts";
 import type { SharedState } from "../../src/server/state.ts";
+import type { Router } from "../../src/server/hub-context.ts";
+import { reapNode, routedIn } from "../../src/server/routed.ts";
+import { RedisUnavailable } from "../../src/server/cluster/errors.ts";
 import { memoryStore, StoreError, type Store } from "../../src/server/store.ts";
 import { CFG, FakeOutbox, PASS, USERS } from "./hubkit.ts";
 
@@ -37,8 +40,8 @@ class Node {
   readonly hub: Hub;
   private sid = 1;
   private id = 1;
-  constructor(clock: ManualClock, store: Store, shared: SharedState, name: string) {
-    this.hub = new Hub(new Map(USERS), store, clock, { ...CFG, maxMailbox: 10 }, this.out, silentLogger, shared, name);
+  constructor(clock: ManualClock, store: Store, shared: SharedState, name: string, router?: Router) {
+    this.hub = new Hub(new Map(USERS), store, clock, { ...CFG, maxMailbox: 10 }, this.out, silentLogger, shared, name, router);
   }
   async login(user: string, pass = PASS.get(user)!): Promise<{ sid: number; got: ServerMsg[] }> {
     const sid = this.sid++;
@@ -57,7 +60,26 @@ class Node {
   }
 }
 
-function cluster(fail?: { on: string | null }) {
+/** The bus between nodes, in process: events arrive in a later microtask; a node in `dead` is gone. */
+class FakeBus {
+  readonly nodes = new Map<string, Node>();
+  readonly dead = new Set<string>();
+  outage = false;
+  routerFor(): Router {
+    const later = <T>(f: () => T) =>
+      Promise.resolve().then(() => {
+        if (this.outage) throw new RedisUnavailable("closed");
+        return f();
+      });
+    return {
+      sendTo: (node, e) => later(() => (this.dead.has(node) ? "gone" : (routedIn(this.nodes.get(node)!.hub, e), "sent"))),
+      publish: (e) => later(() => this.nodes.forEach((n, id) => this.dead.has(id) || routedIn(n.hub, e))),
+      isGone: (node) => later(() => this.dead.has(node)),
+    };
+  }
+}
+
+function cluster(fail?: { on: string | null }, bus?: FakeBus) {
   const clock = new ManualClock();
   const mem = memoryState(clock, CFG.blockMs);
   const shared: SharedState = {
@@ -68,7 +90,10 @@ function cluster(fail?: { on: string | null }) {
   };
   const inner = memoryStore();
   const store: Store = { mailbox: later(inner.mailbox, fail), blocks: later(inner.blocks, fail), close() {} };
-  return { clock, a: new Node(clock, store, shared, "a"), b: new Node(clock, store, shared, "b") };
+  const a = new Node(clock, store, shared, "a", bus?.routerFor());
+  const b = new Node(clock, store, shared, "b", bus?.routerFor());
+  bus?.nodes.set("a", a).set("b", b);
+  return { clock, a, b };
 }
 
 const codes = (ms: ServerMsg[]) => ms.map((m) => (m.t === "reply" ? m.code : m.t));
@@ -147,5 +172,50 @@ describe("hub over asynchronous state", () => {
     const got = await a.ask(sid, { t: "message", to: "yoda", text: "x" }, { t: "whoelse" });
     expect(codes(got)).toEqual(["storage_failure", "users"]);
     expect(a.out.closed.has(sid)).toBe(false);
+  });
+});
+
+describe("hub in a cluster (a bus between two hubs)", () => {
+  test("messages, broadcasts (skipping blockers) and presence reach users of the other server", async () => {
+    const bus = new FakeBus();
+    const { a, b } = cluster(undefined, bus);
+    const hans = await a.login("hans");
+    const yoda = await b.login("yoda");
+    expect(a.out.take(hans.sid)).toEqual([{ t: "presence", user: "yoda", state: "in" }]);
+    expect(codes(await a.ask(hans.sid, { t: "message", to: "yoda", text: "hi" }))).toEqual(["ok"]);
+    expect(b.out.take(yoda.sid)).toEqual([{ t: "msg", from: "hans", text: "hi", kind: "direct" }]);
+    const luke = await b.login("luke");
+    await b.ask(luke.sid, { t: "block", user: "hans" });
+    expect(codes(await a.ask(hans.sid, { t: "broadcast", text: "all" }))).toEqual(["partial"]);
+    expect(b.out.take(yoda.sid)).toEqual([
+      { t: "presence", user: "luke", state: "in" },
+      { t: "msg", from: "hans", text: "all", kind: "broadcast" },
+    ]);
+    expect(b.out.take(luke.sid).filter((m) => m.t === "msg")).toEqual([]);
+  });
+
+  test("a dead server: its users' sessions are taken over at login, released by the reap, messages on their way stored", async () => {
+    const bus = new FakeBus();
+    const { a, b } = cluster(undefined, bus);
+    const hans = await a.login("hans");
+    await b.login("yoda");
+    bus.dead.add("b");
+    expect(codes(await a.ask(hans.sid, { t: "message", to: "yoda", text: "lost?" }))).toEqual(["stored"]);
+    await reapNode(a.hub, "b", [{ event: { t: "dm", to: "yoda", from: "hans", text: "in flight" } }]);
+    await settle();
+    expect(a.out.take(hans.sid)).toContainEqual({ t: "presence", user: "yoda", state: "out" });
+    const again = await a.login("yoda");
+    expect(again.got.map((m) => (m.t === "msg" ? m.text : m.t))).toEqual(["login_result", "lost?", "in flight"]);
+  });
+
+  test("the bus unavailable: the request is answered busy, the connection kept, later requests served", async () => {
+    const bus = new FakeBus();
+    const { a } = cluster(undefined, bus);
+    const hans = await a.login("hans");
+    bus.outage = true;
+    expect(codes(await a.ask(hans.sid, { t: "broadcast", text: "x" }, { t: "whoelse" }))).toEqual(["busy", "users"]);
+    expect(a.out.closed.has(hans.sid)).toBe(false);
+    bus.outage = false;
+    expect(codes(await a.ask(hans.sid, { t: "broadcast", text: "y" }))).toEqual(["ok"]);
   });
 });

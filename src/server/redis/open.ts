@@ -1,54 +1,58 @@
 /**
- * `--redis <url>`: everything the hub shares with the other servers of a cluster,
- * in one Redis. Each server is a node with a random id (its sessions are named by it
- * in the directory).
+ * `--redis <url>`: a server that is one node of a cluster. Its state lives in Redis
+ * (shared with the other nodes), and the cluster bus (src/server/cluster/) carries
+ * what it says to the other nodes: messages for their users, broadcasts, presence.
  */
-import { RedisClient } from "bun";
-import { randomBytes } from "node:crypto";
 import type { Clock } from "../../common/clock.ts";
+import type { Logger } from "../../common/logger.ts";
+import { ClusterBus, type BusOptions } from "../cluster/bus.ts";
+import { RedisLink } from "../cluster/link.ts";
+import type { HubContext, Router } from "../hub-context.ts";
+import { reapNode, routedIn } from "../routed.ts";
 import type { SharedState } from "../state.ts";
 import type { Store } from "../store.ts";
-import { probeRedis, RedisLink } from "./link.ts";
 import { RedisFiles } from "./redis-files.ts";
 import { RedisDirectory, RedisLockout, RedisTokens } from "./redis-state.ts";
 import { redisStore } from "./redis-store.ts";
 
-export type RedisState = { node: string; store: Store; shared: SharedState; link: RedisLink };
-
-/** The URL as it may be shown (a password in it is hidden). */
-export function shownUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_, scheme: string, auth: string) => `${scheme}${auth.includes(":") ? auth.split(":")[0] + ":***" : "***"}@`);
-}
-
-export class RedisUrlError extends Error {}
-export class RedisUnreachable extends Error {}
+export type RedisState = { store: Store; shared: SharedState; link: RedisLink; bus: ClusterBus };
 
 /**
- * Connect (probe first: one attempt, so an unreachable Redis is reported at once
- * rather than after the client's 31 s of retries). Throws RedisUrlError for a URL
- * Bun's client refuses, RedisUnreachable when nothing answers.
+ * Connect and join the cluster. Throws RedisBadUrl (a usage error) or
+ * RedisConnectFailed ("Cannot reach Redis at <url>") from the cluster's errors.ts.
  */
-export async function openRedisState(url: string, clock: Clock, blockMs: number): Promise<RedisState> {
-  try {
-    // Bun's client checks the URL in its constructor (synchronously) and connects later.
-    new RedisClient(url, { autoReconnect: false }).close();
-  } catch (e) {
-    throw new RedisUrlError(`bad Redis URL ${shownUrl(url)}: ${(e as Error).message}`);
-  }
-  try {
-    await probeRedis(url);
-  } catch {
-    // Bun's error never says why (refused, DNS, timeout): the URL is what helps.
-    throw new RedisUnreachable(`cannot reach Redis at ${shownUrl(url)}`);
-  }
-  const link = new RedisLink(url);
-  await link.open();
-  const node = randomBytes(8).toString("hex");
+export async function openRedisState(url: string, clock: Clock, blockMs: number, log: Logger, times: BusOptions = {}): Promise<RedisState> {
+  const link = await RedisLink.open(url, { clock });
+  const bus = await ClusterBus.start(link, { ...times, clock, logger: log });
   const shared: SharedState = {
     lockout: new RedisLockout(link, clock, blockMs),
     directory: new RedisDirectory(link),
     tokens: new RedisTokens(link, clock),
     files: new RedisFiles(link),
   };
-  return { node, store: redisStore(link), shared, link };
+  // Closing the store does not close the link: leaving the cluster (bus.stop) still needs it.
+  return { store: redisStore(link, () => {}), shared, link, bus };
+}
+
+/** The hub's way to the other servers, over the bus. */
+export function busRouter(bus: ClusterBus): Router {
+  return {
+    sendTo: (node, event) => bus.send(node, event),
+    publish: (event) => bus.publish(event),
+    isGone: async (node) => (await bus.nodeStatus(node)) === "gone",
+  };
+}
+
+/**
+ * What the bus brings goes to the hub: events from other servers, the cleanup of a
+ * server that died (on the one server that won its reap). A server the others
+ * declared dead (frozen or cut off too long) has had its users logged out for
+ * everyone: it must not go on serving them, so it stops (a supervisor restarts it
+ * as a new node).
+ */
+export function attachHub(bus: ClusterBus, hub: HubContext, fenced: () => void): void {
+  bus.onEvent((event) => routedIn(hub, event));
+  bus.onReap((id, unread) => reapNode(hub, id, unread));
+  bus.onNodeDead((id) => hub.log.debug(`cluster: server ${id} is dead`));
+  bus.onFenced(fenced);
 }

@@ -7,7 +7,7 @@ import { checkRegistration, COST, DEFAULT_REGISTRY_LIMITS, fileCost, validChunks
 import type { FileIndex } from "../state.ts";
 import { ADD_HOLDING, DROP_HOLDINGS } from "./file-scripts.ts";
 import { keys } from "./keys.ts";
-import type { RedisLink } from "./link.ts";
+import type { RedisCommands } from "./scripts.ts";
 
 type Meta = { size: number; hashes: string[] };
 
@@ -18,7 +18,7 @@ const HOLDERS_AFTER = keys.fileHolders("").slice(PRE.length);
 
 export class RedisFiles implements FileIndex {
   constructor(
-    private readonly redis: RedisLink,
+    private readonly redis: RedisCommands,
     private readonly limits: RegistryLimits = DEFAULT_REGISTRY_LIMITS,
   ) {}
 

@@ -8,12 +8,12 @@ import type { Clock } from "../../common/clock.ts";
 import { grantCost, MAX_TOKEN_BYTES_PER_CALLER, TOKEN_TTL_MS } from "../peertokens.ts";
 import { MAX_FAILURES, type Directory, type Lockout, type SessionInfo, type TokenStore } from "../state.ts";
 import { keys } from "./keys.ts";
-import type { RedisLink } from "./link.ts";
+import type { RedisCommands } from "./scripts.ts";
 import { CLAIM_SESSION, ISSUE_TOKEN, LOGIN_FAILURE, LOGIN_SUCCESS, parseClaim, parseLoginFailure, parseLoginSuccess, RELEASE_SESSION } from "./scripts.ts";
 
 export class RedisLockout implements Lockout {
   constructor(
-    private readonly redis: RedisLink,
+    private readonly redis: RedisCommands,
     private readonly clock: Clock,
     private readonly blockMs: number,
   ) {}
@@ -52,12 +52,15 @@ export function parseHolder(holder: string): SessionInfo {
 }
 
 export class RedisDirectory implements Directory {
-  constructor(private readonly redis: RedisLink) {}
+  constructor(private readonly redis: RedisCommands) {}
 
-  async claim(user: string, info: SessionInfo): Promise<boolean> {
-    const r = parseClaim(await this.redis.script(CLAIM_SESSION, [keys.session(user)], [holderOf(info), "", "0"]));
+  async claim(user: string, info: SessionInfo, replacing?: SessionInfo): Promise<boolean> {
+    const stale = replacing ? holderOf(replacing) : "";
+    const r = parseClaim(await this.redis.script(CLAIM_SESSION, [keys.session(user)], [holderOf(info), stale, "0"]));
     if (!r.claimed) return false;
-    await Promise.all([this.redis.command("SADD", [keys.online(), user]), this.redis.command("SADD", [keys.nodeUsers(info.node), user])]);
+    const steps = [this.redis.command("SADD", [keys.online(), user]), this.redis.command("SADD", [keys.nodeUsers(info.node), user])];
+    if (replacing) steps.push(this.redis.command("SREM", [keys.nodeUsers(replacing.node), user]));
+    await Promise.all(steps);
     return true;
   }
 
@@ -73,6 +76,10 @@ export class RedisDirectory implements Directory {
   async lookup(user: string): Promise<SessionInfo | undefined> {
     const holder = await this.redis.command("GET", [keys.session(user)]);
     return typeof holder === "string" ? parseHolder(holder) : undefined;
+  }
+
+  async usersOf(node: string): Promise<string[]> {
+    return members(await this.redis.command("SMEMBERS", [keys.nodeUsers(node)]));
   }
 
   async online(): Promise<string[]> {
@@ -98,7 +105,7 @@ const TOKEN_PX = TOKEN_TTL_MS + 60_000;
 
 export class RedisTokens implements TokenStore {
   constructor(
-    private readonly redis: RedisLink,
+    private readonly redis: RedisCommands,
     private readonly clock: Clock,
   ) {}
 

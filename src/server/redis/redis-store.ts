@@ -6,14 +6,14 @@
 import type { BlockList, Mailbox, QueuedMessage, Store, StoredMessage } from "../store.ts";
 import { StoreError } from "../store.ts";
 import { keys } from "./keys.ts";
-import type { RedisLink } from "./link.ts";
+import type { RedisCommands } from "./scripts.ts";
 import { MAILBOX_ACK, MAILBOX_APPEND } from "./scripts.ts";
 
 /** No cap in the append itself: the rules check the count first (message-rules.ts). */
 const NO_CAP = String(Number.MAX_SAFE_INTEGER);
 
 export class RedisMailbox implements Mailbox {
-  constructor(private readonly redis: RedisLink) {}
+  constructor(private readonly redis: RedisCommands) {}
 
   async put(to: string, msg: StoredMessage): Promise<number> {
     const m = JSON.stringify({ from: msg.from, text: msg.text, at: msg.at });
@@ -41,7 +41,7 @@ export class RedisMailbox implements Mailbox {
 }
 
 export class RedisBlockList implements BlockList {
-  constructor(private readonly redis: RedisLink) {}
+  constructor(private readonly redis: RedisCommands) {}
 
   async has(blocker: string, blocked: string): Promise<boolean> {
     return Number(await this.redis.command("SISMEMBER", [keys.blocks(blocker), blocked])) === 1;
@@ -58,6 +58,6 @@ export class RedisBlockList implements BlockList {
   }
 }
 
-export function redisStore(redis: RedisLink): Store {
-  return { mailbox: new RedisMailbox(redis), blocks: new RedisBlockList(redis), close: () => redis.close() };
+export function redisStore(redis: RedisCommands, close: () => void): Store {
+  return { mailbox: new RedisMailbox(redis), blocks: new RedisBlockList(redis), close };
 }

@@ -218,6 +218,12 @@ function expectTuple(reply: unknown, name: string): [unknown, unknown] {
 /** What running a script needs from a connection: Bun's RedisClient.send fits. */
 export type CommandSender = { send(command: string, args: string[]): Promise<unknown> };
 
+/** What the Redis stores need from a connection (the cluster's RedisLink fits). */
+export type RedisCommands = {
+  command(name: string, args: string[]): Promise<unknown>;
+  script(script: Script, keys: string[], args: string[]): Promise<unknown>;
+};
+
 /** SHA-1 of a script's source, as Redis names it (EVALSHA). */
 export function scriptSha(script: Script): string {
   return new Bun.CryptoHasher("sha1").update(script.source).digest("hex");
