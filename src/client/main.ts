@@ -14,6 +14,8 @@ import { PeerRouter } from "./peer/router.ts";
 import { ServerSession, SessionError } from "./session.ts";
 import { exitAfterFlush, Terminal } from "./terminal.ts";
 import { T } from "./texts.ts";
+import { knownServersPath, serverTrust } from "./trust.ts";
+import { isFingerprint } from "../net/fingerprint.ts";
 
 /** Every client timer runs on this clock (tests drive the same code with a manual one). */
 const clock = systemClock;
@@ -23,6 +25,8 @@ const cli = cac("client");
 cli
   .command("<server_host> <server_port>", "Connect to a chat server and log in")
   .option("--files <dir>", "File-sharing folder (default: ./files/<username>)")
+  .option("--fingerprint <SHA256:...>", "Accept only the server with this fingerprint (as it prints it); known_servers is not used")
+  .option("--no-tls", "Plain TCP, for a server started with --no-tls (nothing is encrypted)")
   .option("--no-color", "No colours, even on a terminal (so does NO_COLOR=1)")
   .option("-d, --debug", "Debug log on stderr");
 setHelp(cli, {
@@ -50,6 +54,8 @@ let port: number;
 try {
   port = intArg("server_port", args[1], 1, 65535);
   if (options.files !== undefined && typeof options.files !== "string") throw new UsageError("--files needs a value");
+  if (options.fingerprint !== undefined && !isFingerprint(String(options.fingerprint))) throw new UsageError(T.badFingerprint);
+  if (options.fingerprint !== undefined && options.tls === false) throw new UsageError("--fingerprint needs TLS (not --no-tls)");
 } catch (e) {
   fail((e as Error).message, 2, USAGE);
 }
@@ -57,11 +63,26 @@ const host = args[0]!;
 // NO_COLOR counts when set and not empty (no-color.org).
 const color = options.color !== false && !process.env.NO_COLOR;
 
+const trust = options.tls === false ? null : serverTrust(host, port, options.fingerprint, knownServersPath());
 let server: ServerSession;
 try {
-  server = await ServerSession.connect(host, port, clock);
+  server = await ServerSession.connect(host, port, clock, trust?.tls);
 } catch (e) {
-  const why = (e as Error).message;
+  connectFailed(e as SessionError);
+}
+// Shown on stderr, so stdout stays exactly the session a script expects.
+if (trust?.outcome.notice) process.stderr.write(trust.outcome.notice + "\n");
+
+function connectFailed(e: SessionError): never {
+  const hostPort = `${host}:${port}`;
+  const exact = (line: string): never => {
+    process.stderr.write(line + "\n");
+    process.exit(1);
+  };
+  if (trust?.outcome.refusal) exact(trust.outcome.refusal);
+  if (e.code === "not_tls") exact(T.doesNotSpeakTls(hostPort));
+  if (e.code === "requires_tls") exact(T.requiresTls(hostPort));
+  const why = e.message;
   fail(why.startsWith("version") ? T.versionMismatch(why) : T.cannotConnect(host, port, why), 1);
 }
 

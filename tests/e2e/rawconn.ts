@@ -104,9 +104,12 @@ export class RawConn<M extends { t: string }> {
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
-  /** A connection to the server at `port` (nothing sent yet). */
-  static open(port: number, host = "127.0.0.1"): Promise<RawConn<ServerMsg>> {
-    return RawConn.connect(SERVER, port, host);
+  /**
+   * A connection to the server at `port` (nothing sent yet): over TLS, as the
+   * server serves by default (its certificate is not checked here), unless `plain`.
+   */
+  static open(port: number, host = "127.0.0.1", plain = false): Promise<RawConn<ServerMsg>> {
+    return RawConn.connect(SERVER, port, host, plain ? undefined : {});
   }
 
   /** A connection to a client's peer port (nothing sent yet). */
@@ -136,12 +139,26 @@ export class RawConn<M extends { t: string }> {
     return c;
   }
 
-  private static async connect<M extends { t: string }>(far: FarEnd<M>, port: number, host: string): Promise<RawConn<M>> {
+  /**
+   * `tls`: speak TLS, presenting `key`/`cert` if given; resolves only once the
+   * handshake is done (Bun opens the socket before it, and bytes written then are
+   * not what a test means to measure).
+   */
+  private static async connect<M extends { t: string }>(
+    far: FarEnd<M>,
+    port: number,
+    host: string,
+    tls?: { key?: string; cert?: string },
+  ): Promise<RawConn<M>> {
     const c = new RawConn(far);
+    let handshaken!: () => void;
+    const ready = new Promise<void>((r) => (handshaken = r));
     c.sock = await Bun.connect<undefined>({
       hostname: host,
       port,
+      ...(tls ? { tls: { ...tls, rejectUnauthorized: false } } : {}),
       socket: {
+        handshake: () => handshaken(),
         data: (_s, chunk) => c.onData(chunk),
         drain: () => c.flush(),
         close: () => c.onClose(),
@@ -154,6 +171,7 @@ export class RawConn<M extends { t: string }> {
       },
     });
     open.add(c);
+    if (tls) await Promise.race([ready, c.done]);
     return c;
   }
 
