@@ -23,6 +23,11 @@ export type StartOptions = {
   credentials: string;
   /** SQLite file for the store, or ":memory:" (our server only). */
   store?: string;
+  /**
+   * Serve TLS (our server only; the loadgen then speaks TLS too). Off by default:
+   * the IRC baselines are plain TCP, and earlier results were measured without it.
+   */
+  tls?: boolean;
 };
 
 export interface Target {
@@ -94,7 +99,8 @@ export function chatServer(bin: string, profileDir?: string): Target {
     start: (o) =>
       withPort((port) =>
         launch(
-          [...program(bin, "src/server/main.ts", profileDir), String(port), "60", "3600", "--host", "127.0.0.1", "--credentials", o.credentials, "--store", o.store ?? ":memory:"],
+          [...program(bin, "src/server/main.ts", profileDir), String(port), "60", "3600", "--host", "127.0.0.1", "--credentials", o.credentials, "--store", o.store ?? ":memory:",
+            ...(o.tls ? ["--identity", `${o.dir}/server-identity.pem`] : ["--no-tls"])],
           port,
           o.dir,
         ),
