@@ -16,6 +16,7 @@ import { exitAfterFlush, Terminal } from "./terminal.ts";
 import { T } from "./texts.ts";
 import { knownServersPath, serverTrust } from "./trust.ts";
 import { isFingerprint } from "../net/fingerprint.ts";
+import { createIdentity } from "../net/identity.ts";
 
 /** Every client timer runs on this clock (tests drive the same code with a manual one). */
 const clock = systemClock;
@@ -27,6 +28,7 @@ cli
   .option("--files <dir>", "File-sharing folder (default: ./files/<username>)")
   .option("--fingerprint <SHA256:...>", "Accept only the server with this fingerprint (as it prints it); known_servers is not used")
   .option("--no-tls", "Plain TCP, for a server started with --no-tls (nothing is encrypted)")
+  .option("--peer-port <port>", "Listen for other users' direct links on this port (default: any free port)")
   .option("--no-color", "No colours, even on a terminal (so does NO_COLOR=1)")
   .option("-d, --debug", "Debug log on stderr");
 setHelp(cli, {
@@ -51,9 +53,11 @@ setHelp(cli, {
 
 const { args, options } = parseCli(cli, process.argv, USAGE);
 let port: number;
+let peerPortOption = 0;
 try {
   port = intArg("server_port", args[1], 1, 65535);
   if (options.files !== undefined && typeof options.files !== "string") throw new UsageError("--files needs a value");
+  peerPortOption = options.peerPort === undefined ? 0 : intArg("--peer-port", options.peerPort, 1, 65535);
   if (options.fingerprint !== undefined && !isFingerprint(String(options.fingerprint))) throw new UsageError(T.badFingerprint);
   if (options.fingerprint !== undefined && options.tls === false) throw new UsageError("--fingerprint needs TLS (not --no-tls)");
 } catch (e) {
@@ -115,13 +119,18 @@ const internal = (e: unknown) => {
 process.on("uncaughtException", internal);
 process.on("unhandledRejection", internal);
 const peers: Peers = new Peers(new PeerRouter(log), log, clock);
-let peerPort: number;
-try {
-  peerPort = peers.listen();
-} catch (e) {
-  fail(`cannot listen for peers: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 1);
-}
-log.debug(`peer listener on port ${peerPort}`);
+// The peer identity (key + certificate, in memory only) is made while the user types:
+// `Username:` does not wait for it; the login does (its fingerprint goes with it).
+const peerReady: Promise<number> = createIdentity("termchat peer").then((identity) => {
+  let port: number;
+  try {
+    port = peers.listen(identity, peerPortOption);
+  } catch (e) {
+    fail(`cannot listen for peers: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 1);
+  }
+  log.debug(`peer listener on port ${port}, certificate ${identity.fingerprint}`);
+  return port;
+});
 let loggingIn = true;
 server.onClose = () => {
   if (!loggingIn) return;
@@ -136,7 +145,7 @@ async function login(): Promise<string | null> {
     for (;;) {
       const pass = await term.nextSecret(T.passwordPrompt);
       if (pass === null) return null;
-      const code = await server.login(user.trim(), pass, peerPort);
+      const code = await server.login(user.trim(), pass, await peerReady, peers.fingerprint ?? undefined);
       switch (code) {
         case "ok":
           term.print(T.welcome, "system");

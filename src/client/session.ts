@@ -97,8 +97,8 @@ export class ServerSession {
     return session;
   }
 
-  async login(user: string, pass: string, peerPort?: number): Promise<LoginCode> {
-    this.send({ t: "login", user, pass, ...(peerPort !== undefined ? { peerPort } : {}) });
+  async login(user: string, pass: string, peerPort?: number, peerCert?: string): Promise<LoginCode> {
+    this.send({ t: "login", user, pass, ...(peerPort !== undefined ? { peerPort } : {}), ...(peerCert !== undefined ? { peerCert } : {}) });
     const r = await this.expect("login_result");
     if (r.t !== "login_result") throw new SessionError(`unexpected ${r.t}`);
     return r.code;

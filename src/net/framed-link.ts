@@ -67,6 +67,8 @@ export class Link {
   /** The inbound stream broke: further bytes are ignored. */
   private broken = false;
   private events: LinkEvents | null = null;
+  /** Over TLS: the fingerprint of the certificate the other end presented (null: none, or plain TCP). */
+  peerFingerprint: string | null = null;
 
   constructor(
     private readonly sock: Socket<SockData>,

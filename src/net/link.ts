@@ -50,6 +50,7 @@ function handlers(
         link.destroy(refusal);
         return;
       }
+      link.peerFingerprint = peer.fingerprint;
       s.data.link = link;
       ready(link);
     },

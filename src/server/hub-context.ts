@@ -87,7 +87,7 @@ export interface HubContext {
   /** A message from the session's client (login-rules hands on what waited for a login verdict). */
   receive(sid: number, msg: ClientMsg): void;
   /** A successful login: the session becomes `user`'s. */
-  enter(s: Session, user: string, peerPort: number | undefined): void;
+  enter(s: Session, user: string, peerPort: number | undefined, peerCert?: string): void;
   /** Is the session still sending its offline backlog (so new messages must queue behind it)? */
   isDraining(sid: number): boolean;
 }

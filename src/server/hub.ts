@@ -123,11 +123,11 @@ export class Hub implements HubContext {
   }
 
   /** A successful login (login-rules): presence, the login result, the mailbox, announcements. */
-  enter(s: Session, user: string, peerPort: number | undefined): void {
+  enter(s: Session, user: string, peerPort: number | undefined, peerCert?: string): void {
     s.timer?.cancel();
     s.stage = "in";
     s.user = user;
-    this.presence.login(user, { sid: s.sid, since: this.clock.now(), host: s.host, peerPort });
+    this.presence.login(user, { sid: s.sid, since: this.clock.now(), host: s.host, peerPort, ...(peerCert ? { peerCert } : {}) });
     this.log.debug(`session ${s.sid}: ${user} logged in from ${s.host}`);
     this.out.send(s.sid, { t: "login_result", code: "ok", user });
     startDelivery(this, s);

@@ -85,5 +85,5 @@ function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): v
     result("already_online");
     return hub.drop(s);
   }
-  hub.enter(s, msg.user, msg.peerPort);
+  hub.enter(s, msg.user, msg.peerPort, msg.peerCert);
 }

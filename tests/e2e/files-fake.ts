@@ -10,7 +10,8 @@
  *   stall  sends the first half (at most one piece) of the real bytes, prints `serving <chunk>`, then
  *          sends nothing more (the test kills the process)
  * It prints `ready` once registered. Peer handshakes are accepted without a token
- * check (a test double, not a client).
+ * or certificate check (a test double, not a client); it presents the certificate
+ * its login gave the server, so real callers accept it.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -19,7 +20,7 @@ import type { Socket } from "bun";
 import { chunkCount, chunkRange } from "../../src/protocol/files.ts";
 import { encodeDataFrame, FrameDecoder, KIND_JSON } from "../../src/protocol/frame.ts";
 import { DATA_PIECE, encodeMessage, MAX_PEER_FRAME } from "../../src/protocol/messages.ts";
-import { RawConn, rawRequest } from "./rawconn.ts";
+import { RawConn, rawPeerIdentity, rawRequest } from "./rawconn.ts";
 
 const [portArg, user, file, mode, chunksArg] = process.argv.slice(2);
 if (!portArg || !user || !file || (mode !== "liar" && mode !== "stall")) {
@@ -81,9 +82,12 @@ function onMessage(s: Socket<Peer>, m: any): void {
   }
 }
 
+// Peer links are mutual TLS: present the certificate the login gives the server (rawPeerIdentity's).
+const id = await rawPeerIdentity();
 const listener = Bun.listen<Peer>({
   hostname: "127.0.0.1",
   port: 0,
+  tls: { key: id.key, cert: id.cert, requestCert: true, rejectUnauthorized: false },
   socket: {
     open(s) {
       s.data = { decoder: new FrameDecoder(MAX_PEER_FRAME), queue: [], greeted: false };

@@ -30,7 +30,17 @@ import {
   PROTOCOL_VERSION,
   type ServerMsg,
 } from "../../src/protocol/messages.ts";
+import { createIdentity, type Identity } from "../../src/net/identity.ts";
 import { PASSWORDS } from "./harness.ts";
+
+let shared: Promise<Identity> | null = null;
+/**
+ * The peer identity raw connections use unless told otherwise: raw logins give its
+ * fingerprint as their peerCert, raw peer links present it (peer links are mutual TLS).
+ */
+export function rawPeerIdentity(): Promise<Identity> {
+  return (shared ??= createIdentity("raw test peer"));
+}
 
 const utf8 = new TextEncoder();
 
@@ -112,9 +122,18 @@ export class RawConn<M extends { t: string }> {
     return RawConn.connect(SERVER, port, host, plain ? undefined : {});
   }
 
-  /** A connection to a client's peer port (nothing sent yet). */
-  static openPeer(port: number, host = "127.0.0.1"): Promise<RawConn<RawMsg>> {
-    return RawConn.connect(PEER, port, host);
+  /**
+   * A connection to a client's peer port (nothing sent yet), over TLS presenting
+   * `identity` (default rawPeerIdentity(); null: no certificate), or plain TCP with `plain`.
+   */
+  static async openPeer(
+    port: number,
+    opts: { host?: string; identity?: Identity | null; plain?: boolean } = {},
+  ): Promise<RawConn<RawMsg>> {
+    const host = opts.host ?? "127.0.0.1";
+    if (opts.plain) return RawConn.connect(PEER, port, host);
+    const id = opts.identity === undefined ? await rawPeerIdentity() : opts.identity;
+    return RawConn.connect(PEER, port, host, id ? { key: id.key, cert: id.cert } : {});
   }
 
   /** Open a server connection, say hello and wait for hello_ok. */
@@ -127,13 +146,19 @@ export class RawConn<M extends { t: string }> {
   }
 
   /**
-   * Open, hello, log `user` in (with the shipped password unless `pass` is given, and
-   * `peerPort` if given); throws unless the login is `ok`.
+   * Open, hello, log `user` in (with the shipped password unless `pass` is given,
+   * `peerPort` if given, and a peerCert); throws unless the login is `ok`.
    */
-  static async login(port: number, user: string, opts: { pass?: string; peerPort?: number } = {}): Promise<RawConn<ServerMsg>> {
+  static async login(
+    port: number,
+    user: string,
+    opts: { pass?: string; peerPort?: number; peerCert?: string | null } = {},
+  ): Promise<RawConn<ServerMsg>> {
     const c = await RawConn.hello(port);
     const peer = opts.peerPort === undefined ? {} : { peerPort: opts.peerPort };
-    c.send({ t: "login", user, pass: opts.pass ?? PASSWORDS[user]!, ...peer });
+    // Its peer certificate, as a client gives it (rawPeerIdentity's unless told otherwise; null: none).
+    const cert = opts.peerCert === undefined ? (await rawPeerIdentity()).fingerprint : opts.peerCert;
+    c.send({ t: "login", user, pass: opts.pass ?? PASSWORDS[user]!, ...peer, ...(cert ? { peerCert: cert } : {}) });
     const m = await c.waitFor("login_result");
     if (m.t !== "login_result" || m.code !== "ok") throw new Error(`login ${user}: ${JSON.stringify(m)}`);
     return c;

@@ -13,7 +13,7 @@ export const PEER_LINK = { maxFrame: MAX_PEER_FRAME, highWater: 4 << 20, maxQueu
 /** What the peer code uses of a Link (a fake in tests implements just this). */
 export type PeerLink = Pick<
   Link,
-  "attach" | "send" | "end" | "destroy" | "isOpen" | "isClosed" | "remoteAddress" | "pause" | "resume" | "drained" | "sentBytes" | "queuedBytes"
+  "attach" | "send" | "end" | "destroy" | "isOpen" | "isClosed" | "remoteAddress" | "pause" | "resume" | "drained" | "sentBytes" | "queuedBytes" | "peerFingerprint"
 >;
 
 export class PeerConn {
