@@ -29,6 +29,7 @@ cli
   .option("--fingerprint <SHA256:...>", "Accept only the server with this fingerprint (as it prints it); known_servers is not used")
   .option("--no-tls", "Plain TCP, for a server started with --no-tls (nothing is encrypted)")
   .option("--peer-port <port>", "Listen for other users' direct links on this port (default: any free port)")
+  .option("--peer-advertise <port>", "The port other users should dial instead (a router forwarding it to --peer-port)")
   .option("--no-color", "No colours, even on a terminal (so does NO_COLOR=1)")
   .option("-d, --debug", "Debug log on stderr");
 setHelp(cli, {
@@ -54,10 +55,13 @@ setHelp(cli, {
 const { args, options } = parseCli(cli, process.argv, USAGE);
 let port: number;
 let peerPortOption = 0;
+/** The peer port given to the server (so to callers), when it is not the one we listen on. */
+let advertisedPort: number | undefined;
 try {
   port = intArg("server_port", args[1], 1, 65535);
   if (options.files !== undefined && typeof options.files !== "string") throw new UsageError("--files needs a value");
   peerPortOption = options.peerPort === undefined ? 0 : intArg("--peer-port", options.peerPort, 1, 65535);
+  if (options.peerAdvertise !== undefined) advertisedPort = intArg("--peer-advertise", options.peerAdvertise, 1, 65535);
   if (options.fingerprint !== undefined && !isFingerprint(String(options.fingerprint))) throw new UsageError(T.badFingerprint);
   if (options.fingerprint !== undefined && options.tls === false) throw new UsageError("--fingerprint needs TLS (not --no-tls)");
 } catch (e) {
@@ -129,7 +133,8 @@ const peerReady: Promise<number> = createIdentity("termchat peer").then((identit
     fail(`cannot listen for peers: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 1);
   }
   log.debug(`peer listener on port ${port}, certificate ${identity.fingerprint}`);
-  return port;
+  if (advertisedPort !== undefined) log.debug(`peer port given to the server: ${advertisedPort}`);
+  return advertisedPort ?? port;
 });
 let loggingIn = true;
 server.onClose = () => {
