@@ -10,6 +10,9 @@ import { bunTls, handshakeFailure, looksLikeTls, peerCertOf, TlsError, type Link
 export { Link, type LinkEvents, type LinkOptions } from "./framed-link.ts";
 export { TlsError, type LinkTls, type PeerCert } from "./tls.ts";
 
+/** A TLS handshake not finished by then (a silent or stalling peer) drops the connection. */
+export const TLS_HANDSHAKE_MS = 10_000;
+
 /** Why a plain-TCP caller's link closed when the far end answered in TLS. */
 export const REQUIRES_TLS = "the far end requires TLS";
 
@@ -31,8 +34,18 @@ function handlers(
   return {
     open(s: Socket<SockData>) {
       s.setNoDelay(true);
-      if (tls) s.data = { pending: new Link(s, opts, policy) };
-      else {
+      if (tls) {
+        const link = new Link(s, opts, policy);
+        s.data = { pending: link };
+        // Until the handshake, the link belongs to no one (no pre-login timer, no
+        // admission count): a peer that never finishes it is dropped here.
+        const t = setTimeout(() => {
+          if (s.data?.pending !== link) return;
+          refused(new TlsError("refused", "TLS handshake timed out"));
+          link.destroy("TLS handshake timed out");
+        }, TLS_HANDSHAKE_MS);
+        (t as any).unref?.();
+      } else {
         s.data = { link: new Link(s, opts, policy) };
         ready(s.data.link!);
       }

@@ -23,19 +23,19 @@ afterEach(async () => {
  */
 function recordingProxy(target: number, port = 0): { port: number; recorded: () => Buffer } {
   const seen: Uint8Array[] = [];
-  type End = { other: Socket<End> | null; pending: Uint8Array[] };
+  /** One side: the other side's socket (null until connected), bytes for it meanwhile, bytes the kernel has not taken. */
+  type End = { other: Socket<End> | null; pending: Uint8Array[]; out: Uint8Array[] };
   const pipe = (to: Socket<End> | null, from: Socket<End>, chunk: Uint8Array) => {
     seen.push(new Uint8Array(chunk));
     if (!to) return void from.data.pending.push(new Uint8Array(chunk)); // far side not connected yet
     send(to, new Uint8Array(chunk));
   };
   const send = (s: Socket<End>, bytes: Uint8Array) => {
-    const q = (s.data as any).out ?? ((s.data as any).out = [] as Uint8Array[]);
-    q.push(bytes);
+    s.data.out.push(bytes);
     flush(s);
   };
   const flush = (s: Socket<End>) => {
-    const q: Uint8Array[] = (s.data as any).out ?? [];
+    const q = s.data.out;
     while (q.length) {
       const n = s.write(q[0]!);
       if (n < 0) return;
@@ -51,15 +51,15 @@ function recordingProxy(target: number, port = 0): { port: number; recorded: () 
     port,
     socket: {
       open(inbound) {
-        inbound.data = { other: null, pending: [] };
+        inbound.data = { other: null, pending: [], out: [] };
         void Bun.connect<End>({
           hostname: "127.0.0.1",
           port: target,
-          data: { other: inbound, pending: [] },
+          data: { other: inbound, pending: [], out: [] },
           socket: {
             data: (out, chunk) => pipe(out.data.other, out, chunk),
             drain: flush,
-            close: (out) => out.data.other?.end(),
+            close: (out) => void out.data.other?.end(),
             error() {},
           },
         }).then(
@@ -72,7 +72,7 @@ function recordingProxy(target: number, port = 0): { port: number; recorded: () 
       },
       data: (inbound, chunk) => pipe(inbound.data.other, inbound, chunk),
       drain: flush,
-      close: (inbound) => inbound.data.other?.end(),
+      close: (inbound) => void inbound.data.other?.end(),
       error() {},
     },
   });
