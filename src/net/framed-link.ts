@@ -52,8 +52,8 @@ export interface LinkOptions {
   streamData?: boolean;
 }
 
-/** `pending`: a TLS link whose handshake is not yet checked. */
-export type SockData = { link?: Link; pending?: Link };
+/** `pending`: a TLS link whose handshake is not yet checked; `sniff`: a plain caller's first byte is still to be looked at. */
+export type SockData = { link?: Link; pending?: Link; sniff?: boolean };
 
 /** How long end() waits for the queue to empty and the peer to close before dropping the link. */
 const GRACE_MS = 2000;

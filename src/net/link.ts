@@ -30,46 +30,21 @@ function handlers(
   plainCaller = false,
 ) {
   const policy = writePolicy(opts);
-  let first = plainCaller;
   return {
     open(s: Socket<SockData>) {
       s.setNoDelay(true);
-      if (tls) {
-        const link = new Link(s, opts, policy);
-        s.data = { pending: link };
-        // Until the handshake, the link belongs to no one (no pre-login timer, no
-        // admission count): a peer that never finishes it is dropped here.
-        const t = setTimeout(() => {
-          if (s.data?.pending !== link) return;
-          refused(new TlsError("refused", "TLS handshake timed out"));
-          link.destroy("TLS handshake timed out");
-        }, TLS_HANDSHAKE_MS);
-        (t as any).unref?.();
-      } else {
-        s.data = { link: new Link(s, opts, policy) };
-        ready(s.data.link!);
-      }
-    },
-    handshake(s: Socket<SockData>, _success: boolean, err: Error | null) {
-      const link = s.data?.pending;
-      if (!tls || !link) return;
-      s.data.pending = undefined;
-      const peer = peerCertOf(s as any);
-      // A far end that is not TLS at all fails before any certificate is seen.
-      const why = peer.x509 === null && err && (err as any).code === "EPROTO" ? handshakeFailure(err) : null;
-      const refusal = why ? why.message : tls.verify(peer);
-      if (refusal !== null) {
-        refused(why ?? new TlsError("refused", refusal));
-        link.destroy(refusal);
-        return;
-      }
-      link.peerFingerprint = peer.fingerprint;
-      s.data.link = link;
+      const link = new Link(s, opts, policy);
+      if (tls) return holdForHandshake(s, link, tls.handshakeMs ?? TLS_HANDSHAKE_MS, refused);
+      // A plain caller looks at the first byte it gets: a TLS server answers in TLS.
+      s.data = { link, sniff: plainCaller };
       ready(link);
     },
+    handshake(s: Socket<SockData>, _success: boolean, err: Error | null) {
+      if (tls) settleHandshake(s, tls, err, ready, refused);
+    },
     data(s: Socket<SockData>, chunk: Uint8Array) {
-      if (first && chunk.byteLength > 0) {
-        first = false;
+      if (s.data.sniff && chunk.byteLength > 0) {
+        s.data.sniff = false;
         if (looksLikeTls(chunk[0]!)) return s.data.link?.destroy(REQUIRES_TLS);
       }
       s.data.link?.onData(chunk);
@@ -92,6 +67,39 @@ function handlers(
       (s.data?.link ?? s.data?.pending)?.destroy(`socket error: ${err.message}`);
     },
   };
+}
+
+/**
+ * A TLS link waits for its handshake. Until then it belongs to no one (no pre-login
+ * timer, no admission count): a peer that never finishes the handshake is dropped here.
+ */
+function holdForHandshake(s: Socket<SockData>, link: Link, ms: number, refused: (e: Error) => void): void {
+  s.data = { pending: link };
+  const t = setTimeout(() => {
+    if (s.data?.pending !== link) return;
+    refused(new TlsError("refused", "TLS handshake timed out"));
+    link.destroy("TLS handshake timed out");
+  }, ms);
+  (t as any).unref?.();
+}
+
+/** The handshake is done: let `tls.verify` judge the other end's certificate, then hand the link on or close it. */
+function settleHandshake(s: Socket<SockData>, tls: LinkTls, err: Error | null, ready: (link: Link) => void, refused: (e: Error) => void): void {
+  const link = s.data?.pending;
+  if (!link) return;
+  s.data.pending = undefined;
+  const peer = peerCertOf(s as any);
+  // A far end that is not TLS at all fails before any certificate is seen.
+  const notTls = peer.x509 === null && err && (err as NodeJS.ErrnoException).code === "EPROTO" ? handshakeFailure(err) : null;
+  const refusal = notTls ? notTls.message : tls.verify(peer);
+  if (refusal !== null) {
+    refused(notTls ?? new TlsError("refused", refusal));
+    link.destroy(refusal);
+    return;
+  }
+  link.peerFingerprint = peer.fingerprint;
+  s.data.link = link;
+  ready(link);
 }
 
 /** Listen for framed links, over TLS when `tls` is given. `onLink` must attach() synchronously. */

@@ -27,6 +27,8 @@ export type LinkTls = {
   cert?: string;
   /** Listener: ask the caller for its certificate (mutual TLS). */
   requestCert?: boolean;
+  /** A handshake not finished within this many ms closes the connection (default TLS_HANDSHAKE_MS in link.ts). */
+  handshakeMs?: number;
   /** Caller: the name to send in SNI (and to check the certificate against, in verify). */
   serverName?: string;
   /**

@@ -235,6 +235,20 @@ describe("trust on first use (SPEC §10)", () => {
   });
 });
 
+test("a connection that never finishes the TLS handshake is closed by the login time limit", async () => {
+  const s = await startServer({ extra: ["--login-timeout", "1"] });
+  let closed = false;
+  const sock = await Bun.connect({
+    hostname: "127.0.0.1",
+    port: s.port,
+    socket: { data() {}, close: () => void (closed = true), end: () => void (closed = true), error() {} },
+  });
+  // Not one byte sent: no ClientHello. A second later the server drops it.
+  for (let i = 0; i < 60 && !closed; i++) await Bun.sleep(100);
+  expect(closed).toBe(true);
+  sock.terminate();
+});
+
 describe("hashed passwords (SPEC §10)", () => {
   async function hashOf(password: string): Promise<string> {
     const p = Bun.spawn([SERVER_BIN, "--hash-password"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
