@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { cleanup, CREDENTIALS, freePort, loginClient, PASSWORDS, SERVER_BIN, startClient, startServer, tempDir, typeCredentials, WELCOME, type ClientProc } from "./harness.ts";
 import { exitCode, expectReply } from "./helpers.ts";
 import { P } from "./p2pkit.ts";
+import { makeTestCa } from "./test-ca.ts";
 
 const proxies: TCPSocketListener<any>[] = [];
 afterEach(async () => {
@@ -220,6 +221,34 @@ describe("trust on first use (SPEC §10)", () => {
     expect(await bad.err.rest()).toEqual([`Error. The identity of 127.0.0.1:${s.port} is ${fp}, not the fingerprint given`]);
     expect(existsSync(knownFile(home))).toBe(false);
   });
+
+  test("an operator's certificate (--tls-cert/--tls-key) from a CA: accepted for the address it names, silently; otherwise trusted on first use", async () => {
+    const ca = await makeTestCa();
+    const dir = tempDir("ca-");
+    writeFileSync(join(dir, "ca.pem"), ca.cert);
+    const withCa = (home: string) => ({ HOME: home, XDG_CONFIG_HOME: join(home, ".config"), NODE_EXTRA_CA_CERTS: join(dir, "ca.pem") });
+    for (const [name, names, verified] of [
+      ["ip", { ip: ["127.0.0.1"] }, true],
+      ["dns", { dns: ["chat.example.org"] }, false], // a CA's certificate, but not for 127.0.0.1
+    ] as const) {
+      const leaf = await ca.issue(names);
+      writeFileSync(join(dir, `${name}.pem`), leaf.cert);
+      writeFileSync(join(dir, `${name}.key`), leaf.key, { mode: 0o600 });
+      const s = await startServer({ extra: ["--tls-cert", join(dir, `${name}.pem`), "--tls-key", join(dir, `${name}.key`)] });
+      const fp = await fingerprintOf(s);
+      const home = tempDir("home-");
+      const c = startClient(s.port, [], withCa(home));
+      await typeCredentials(c, "hans");
+      await c.out.waitFor(WELCOME);
+      const notice = `New server 127.0.0.1:${s.port}, fingerprint ${fp} (remembered in ${knownFile(home)})`;
+      expect({ name, err: await c.err.drain(200) }).toEqual({ name, err: verified ? [] : [notice] });
+      expect({ name, remembered: existsSync(knownFile(home)) }).toEqual({ name, remembered: !verified });
+      // Without the CA the same certificate is just a certificate: trust on first use.
+      const bare = tempDir("home-");
+      const d = startClient(s.port, [], { HOME: bare, XDG_CONFIG_HOME: join(bare, ".config") });
+      await d.err.waitFor(`New server 127.0.0.1:${s.port}, fingerprint ${fp} (remembered in ${knownFile(bare)})`);
+    }
+  }, 20_000);
 
   test("a --no-tls client at a TLS server, and a TLS client at a --no-tls server: one line each, exit 1", async () => {
     const tls = await startServer();
