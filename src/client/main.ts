@@ -16,7 +16,6 @@ import { exitAfterFlush, Terminal } from "./terminal.ts";
 import { T } from "./texts.ts";
 import { knownServersPath, serverTrust } from "./trust.ts";
 import { isFingerprint } from "../net/fingerprint.ts";
-import { createIdentity } from "../net/identity.ts";
 
 /** Every client timer runs on this clock (tests drive the same code with a manual one). */
 const clock = systemClock;
@@ -123,9 +122,17 @@ const internal = (e: unknown) => {
 process.on("uncaughtException", internal);
 process.on("unhandledRejection", internal);
 const peers: Peers = new Peers(new PeerRouter(log), log, clock);
-// The peer identity (key + certificate, in memory only) is made while the user types:
-// `Username:` does not wait for it; the login does (its fingerprint goes with it).
-const peerReady: Promise<number> = createIdentity("termchat peer").then((identity) => {
+/**
+ * The peer identity (key + certificate, in memory only) is made while the user
+ * types: `Username:` does not wait for it; the login does (its fingerprint goes with
+ * it). The certificate library is loaded here too, off the path to the prompt
+ * (measured: 5–10 ms less to the prompt, bench/README.md), reflect-metadata first and on its own: bundled
+ * lazily, the library's own import of it came too late.
+ */
+async function listenForPeers(): Promise<number> {
+  await import("reflect-metadata");
+  const { createIdentity } = await import("../net/identity.ts");
+  const identity = await createIdentity("termchat peer");
   let port: number;
   try {
     port = peers.listen(identity, peerPortOption);
@@ -135,7 +142,8 @@ const peerReady: Promise<number> = createIdentity("termchat peer").then((identit
   log.debug(`peer listener on port ${port}, certificate ${identity.fingerprint}`);
   if (advertisedPort !== undefined) log.debug(`peer port given to the server: ${advertisedPort}`);
   return advertisedPort ?? port;
-});
+}
+const peerReady = listenForPeers();
 let loggingIn = true;
 server.onClose = () => {
   if (!loggingIn) return;
