@@ -246,7 +246,10 @@ export async function loginAll<U extends string>(port: number, users: U[], debug
 
 /** Run a command-line program to completion and collect its output. */
 export async function runToEnd(cmd: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
-  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env });
+  // A home of its own unless told (a client run here must not write the real known_servers).
+  const home = tempDir("chat-run-");
+  const env = opts.env ?? { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, ".config") };
+  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: opts.cwd ?? ROOT, env });
   live.add(proc);
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),
