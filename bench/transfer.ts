@@ -31,7 +31,7 @@ const holderPids: number[] = [];
 const work = mkdtempSync(join(TMP, "transfer-bench-"));
 
 function spawn(cmd: string[], cwd = work): { proc: Subprocess<"pipe", "pipe", "pipe">; out: Lines; err: Lines; send(l: string): void } {
-  const proc = Bun.spawn(cmd, { cwd, stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const proc = Bun.spawn(cmd, { cwd, stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1", HOME: work, XDG_CONFIG_HOME: join(work, ".config") } });
   procs.add(proc);
   return {
     proc,

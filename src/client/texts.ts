@@ -91,4 +91,14 @@ export const T = {
   // `why` and `detail` may come from the server: stripped like any remote text.
   cannotConnect: (host: string, port: number, why: string) => `cannot connect to server at ${host}:${port} (${stripControls(why)})`,
   versionMismatch: (detail: string) => `server speaks another protocol version (${stripControls(detail)})`,
+  // trust on first use (SPEC §10), on stderr
+  newServer: (hostPort: string, fp: string, file: string) => `New server ${hostPort}, fingerprint ${fp} (remembered in ${file})`,
+  cannotRemember: (file: string, why: string) => `warning: cannot write ${file} (${why}); the server will be new again next time`,
+  identityChanged: (hostPort: string, fp: string, file: string) =>
+    `Error. The identity of ${hostPort} has changed (now ${fp}). Someone may be intercepting the connection. If the server was given a new identity, remove its line from ${file}`,
+  cannotReadKnown: (file: string, why: string) => `Error. Cannot read ${file} (${why})`,
+  notThePinned: (hostPort: string, fp: string) => `Error. The identity of ${hostPort} is ${fp}, not the fingerprint given`,
+  doesNotSpeakTls: (hostPort: string) => `Error. ${hostPort} does not speak TLS (started with --no-tls?)`,
+  requiresTls: (hostPort: string) => `Error. ${hostPort} requires TLS`,
+  badFingerprint: "--fingerprint takes SHA256: and 43 base64 characters, as the server prints it",
 } as const;

@@ -10,6 +10,21 @@ export const MAX_FAILURES = 3;
 
 export type Verdict = "ok" | "unknown_user" | "bad_password" | "locked_now" | "blocked";
 
+/**
+ * Checks a password against a stored hash (Bun.password.verify in the server:
+ * argon2id costs ~170 ms of CPU and bcrypt(10) ~80 ms, so it runs off the main
+ * thread and the server serves everyone else meanwhile). Injected, so the rules
+ * can be tested with verdicts that arrive when a test says.
+ */
+export type PasswordVerifier = (password: string, hash: string) => Promise<boolean>;
+
+export const bunVerifier: PasswordVerifier = (password, hash) => Bun.password.verify(password, hash);
+
+/** A credentials field written by Bun.password.hash (argon2) or any bcrypt (`$2a$`, `$2b$`, `$2y$`). */
+export function isPasswordHash(field: string): boolean {
+  return /^\$(argon2id|argon2i|argon2d|2[aby])\$/.test(field);
+}
+
 export type CredentialsParse = { users: Map<string, string>; warnings: string[] };
 
 /** Parse credentials.txt: `username password` per line, one space; blank lines ignored. */
@@ -34,18 +49,22 @@ export function parseCredentials(text: string): CredentialsParse {
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
+/** A plain password is kept as its digest (compared in constant time); a hash as it is. */
+type Stored = { digest: Buffer } | { hash: string };
+
 export class Accounts {
   private failures = new Map<string, number>();
   private blockedUntil = new Map<string, number>();
-  private readonly hashes = new Map<string, Buffer>();
+  private readonly hashes = new Map<string, Stored>();
 
   constructor(
     users: Map<string, string>,
     private readonly clock: Clock,
     private readonly blockMs: number,
+    private readonly verifier: PasswordVerifier = bunVerifier,
   ) {
     // Compare digests, which have a fixed length, in constant time.
-    for (const [u, p] of users) this.hashes.set(u, digest(p));
+    for (const [u, p] of users) this.hashes.set(u, isPasswordHash(p) ? { hash: p } : { digest: digest(p) });
   }
 
   exists(user: string): boolean {
@@ -64,11 +83,26 @@ export class Accounts {
     return false;
   }
 
-  attempt(user: string, password: string): Verdict {
+  /**
+   * Check a login. The verdict is immediate for an unknown user, a blocked account
+   * or a plain password; a hashed one is verified off the main thread, and the
+   * lockout is applied when its verdict arrives (the same rule either way).
+   */
+  attempt(user: string, password: string): Verdict | Promise<Verdict> {
     const want = this.hashes.get(user);
     if (!want) return "unknown_user";
     if (this.isBlocked(user)) return "blocked";
-    if (timingSafeEqual(want, digest(password))) {
+    if ("digest" in want) return this.settle(user, timingSafeEqual(want.digest, digest(password)));
+    return this.verifier(password, want.hash).then(
+      (ok) => this.settle(user, ok),
+      () => this.settle(user, false), // a hash the verifier cannot read matches nothing
+    );
+  }
+
+  private settle(user: string, ok: boolean): Verdict {
+    // Blocked while the hash was being checked (by other attempts): blocked it is.
+    if (this.isBlocked(user)) return "blocked";
+    if (ok) {
       this.failures.delete(user);
       return "ok";
     }

@@ -6,7 +6,7 @@
 import type { Clock, Timer } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
 import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
-import type { Accounts } from "./accounts.ts";
+import type { Accounts, PasswordVerifier } from "./accounts.ts";
 import type { FileRegistry } from "./files.ts";
 import type { PeerTokens } from "./peertokens.ts";
 import type { Presence } from "./presence.ts";
@@ -36,6 +36,8 @@ export type HubConfig = {
   maxLoginAttempts: number;
   /** Offline messages kept per recipient. */
   maxMailbox: number;
+  /** How hashed passwords are checked (default: Bun.password.verify, off the main thread). */
+  verifyPassword?: PasswordVerifier;
 };
 
 export const DEFAULT_LIMITS = { preLoginMs: 120_000, maxLoginAttempts: 10, maxMailbox: 10_000 };
@@ -46,6 +48,8 @@ export type Session = {
   stage: "new" | "hello" | "in" | "gone";
   user?: string;
   attempts: number;
+  /** A password is being verified: what the connection sends meanwhile waits here, in order. */
+  held?: ClientMsg[];
   timer?: Timer;
   /** Last command (for the inactivity timeout); `timer` is then the idle timer. */
   lastActive?: number;
@@ -80,8 +84,10 @@ export interface HubContext {
   readonly log: Logger;
   /** Ask the transport to close the session's link; nothing it sends afterwards counts. */
   drop(s: Session): void;
+  /** A message from the session's client (login-rules hands on what waited for a login verdict). */
+  receive(sid: number, msg: ClientMsg): void;
   /** A successful login: the session becomes `user`'s. */
-  enter(s: Session, user: string, peerPort: number | undefined): void;
+  enter(s: Session, user: string, peerPort: number | undefined, peerCert?: string): void;
   /** Is the session still sending its offline backlog (so new messages must queue behind it)? */
   isDraining(sid: number): boolean;
 }

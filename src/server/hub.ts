@@ -12,7 +12,7 @@ import { Accounts } from "./accounts.ts";
 import { FileRegistry } from "./files.ts";
 import type { HubConfig, HubContext, Outbox, Reply, Session } from "./hub-context.ts";
 import { acknowledge, startDelivery } from "./delivery.ts";
-import { hello, login } from "./login-rules.ts";
+import { hello, hold, login } from "./login-rules.ts";
 import { block, broadcast, message, unblock, whoelse, whoelseSince } from "./message-rules.ts";
 import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
 import { PeerTokens } from "./peertokens.ts";
@@ -37,7 +37,7 @@ export class Hub implements HubContext {
     readonly out: Outbox,
     readonly log: Logger,
   ) {
-    this.accounts = new Accounts(users, clock, cfg.blockMs);
+    this.accounts = new Accounts(users, clock, cfg.blockMs, cfg.verifyPassword);
     this.tokens = new PeerTokens(clock);
   }
 
@@ -77,6 +77,7 @@ export class Hub implements HubContext {
     // arrive; acting on them (a login racing the pre-login timeout) would, for one, empty
     // the mailbox into a link that no longer sends.
     if (!s || s.stage === "gone" || s.closing) return;
+    if (s.held) return hold(this, s, msg);
     if (s.stage === "new") return hello(this, s, msg);
     if (s.stage === "hello") return login(this, s, msg);
     // A peer_check or an ack is the client answering, not a command its user typed (SPEC §5).
@@ -122,11 +123,11 @@ export class Hub implements HubContext {
   }
 
   /** A successful login (login-rules): presence, the login result, the mailbox, announcements. */
-  enter(s: Session, user: string, peerPort: number | undefined): void {
+  enter(s: Session, user: string, peerPort: number | undefined, peerCert?: string): void {
     s.timer?.cancel();
     s.stage = "in";
     s.user = user;
-    this.presence.login(user, { sid: s.sid, since: this.clock.now(), host: s.host, peerPort });
+    this.presence.login(user, { sid: s.sid, since: this.clock.now(), host: s.host, peerPort, ...(peerCert ? { peerCert } : {}) });
     this.log.debug(`session ${s.sid}: ${user} logged in from ${s.host}`);
     this.out.send(s.sid, { t: "login_result", code: "ok", user });
     startDelivery(this, s);

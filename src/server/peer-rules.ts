@@ -13,12 +13,18 @@ export function peerRequest(hub: HubContext, user: string, m: Req<"peer_request"
   if (hub.store.blocks.has(m.user, user)) return { code: "blocked_you", user: m.user };
   const { token, evicted } = hub.tokens.issue(user, m.user);
   if (evicted > 0) hub.log.debug(`${user}: over the peer-token budget, ${evicted} of their oldest tokens dropped`);
-  return { code: "peer", user: m.user, host: peer.host, port: peer.peerPort, token };
+  // The callee's certificate fingerprint: the caller accepts no other at that address.
+  const cert = peer.peerCert !== undefined ? { cert: peer.peerCert } : {};
+  return { code: "peer", user: m.user, host: peer.host, port: peer.peerPort, token, ...cert };
 }
 
 export function peerCheck(hub: HubContext, user: string, m: Req<"peer_check">): Reply {
   const good = hub.tokens.redeem(m.token, m.user, user);
-  return { code: good ? "token_ok" : "token_bad", user: m.user };
+  if (!good) return { code: "token_bad", user: m.user };
+  // The caller's certificate fingerprint as it gave it at login: the callee accepts the
+  // link only if the caller presented that certificate.
+  const cert = hub.presence.get(m.user)?.peerCert;
+  return { code: "token_ok", user: m.user, ...(cert !== undefined ? { cert } : {}) };
 }
 
 /** File sharing (SPEC §6): register, announce held chunks, search. */

@@ -2,7 +2,8 @@
  * Who is online, and who was online when (for whoelsesince). History starts with
  * the server process (SPEC §8).
  */
-export type Online = { sid: number; since: number; host: string; peerPort?: number };
+/** peerCert: the fingerprint of the user's peer listener certificate, vouched for to callers. */
+export type Online = { sid: number; since: number; host: string; peerPort?: number; peerCert?: string };
 
 export class Presence {
   private online = new Map<string, Online>();

@@ -175,7 +175,7 @@ test("control characters in texts are stripped before display", async () => {
   expect(await luke.out.waitFor(/^hans: /)).toBe("hans: bold");
 
   // A line break inside a text cannot be typed; a scripted client sends one (CR, LF, TAB, ESC c).
-  const yoda = await ServerSession.connect("127.0.0.1", port);
+  const yoda = await ServerSession.connect("127.0.0.1", port, undefined, { verify: () => null });
   try {
     expect(await yoda.login("yoda", "wise")).toBe("ok");
     const r = await yoda.request({ t: "message", to: "luke", text: "over\rwrite\nfake: line\t\u001bcend" });
