@@ -1,5 +1,5 @@
 /**
- * File transfer figures (SPEC §6, §9): `download` of one big file from 3 holders,
+ * File transfer figures (behaviour.md §6, §9): `download` of one big file from 3 holders,
  * verification on, against a raw Bun TCP disk→disk copy of the same file in the same
  * run (bench/transfer-raw.ts), plus the peak RSS (VmHWM) of the downloader and of
  * each holder. Medians of --runs runs. Uses the compiled programs (CHAT_BIN_DIR or the

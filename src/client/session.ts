@@ -117,7 +117,7 @@ export class ServerSession {
     });
   }
 
-  /** Tell the server the user did something the client handled itself (SPEC §5). */
+  /** Tell the server the user did something the client handled itself (behaviour.md §5). */
   activity(): void {
     this.send({ t: "activity" });
   }

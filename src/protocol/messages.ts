@@ -31,7 +31,7 @@ export const MAX_PEER_FRAME = 1024 * 1024 + 64;
  * and hand-overs per GiB (bench/README-transfer.md); receivers accept any size up to it.
  */
 export const DATA_PIECE = 1024 * 1024;
-/** Longest message text, in UTF-8 bytes (SPEC §4). */
+/** Longest message text, in UTF-8 bytes (behaviour.md §4). */
 export const MAX_TEXT_BYTES = 4096;
 
 export const LOGIN_CODES = ["ok", "unknown_user", "bad_password", "locked_now", "blocked", "already_online"] as const;
@@ -82,7 +82,7 @@ export const C2S = {
   ack: { upTo: "int" },
   peer_request: { id: "int", user: "str" },
   peer_check: { id: "int", user: "str", token: "str" },
-  // file sharing (SPEC §6): hashes are lower-case hex SHA-256, one per chunk; chunks are 1-based
+  // file sharing (behaviour.md §6): hashes are lower-case hex SHA-256, one per chunk; chunks are 1-based
   file_register: { id: "int", name: "str", size: "int", hashes: "strs", have: "ints?" },
   file_have: { id: "int", name: "str", chunks: "ints" },
   file_search: { id: "int", name: "str" },
@@ -111,7 +111,7 @@ export const P2P = {
   peer_reject: { reason: "str" }, // callee → caller, then close
   pm: { text: "str" },
   pm_stop: {},
-  // chunk transfer (SPEC §6): the requester picks `req`, the holder's DATA frames carry it as stream id
+  // chunk transfer (behaviour.md §6): the requester picks `req`, the holder's DATA frames carry it as stream id
   chunk_get: { req: "int", name: "str", chunk: "int" }, // requester → holder
   chunk_ok: { req: "int", size: "int" }, // holder → requester: `size` bytes follow in DATA frames
   chunk_none: { req: "int", reason: ["not_held", "bad_name", "busy", "error"] }, // holder → requester: no (more) data

@@ -1,5 +1,5 @@
 /**
- * Credentials and the per-username lockout (SPEC §3): the failure count belongs
+ * Credentials and the per-username lockout (behaviour.md §3): the failure count belongs
  * to the username, not the connection; the third consecutive failure blocks the
  * account for block_duration; a success resets the count.
  */

@@ -1,5 +1,5 @@
 /**
- * Offline delivery (SPEC §5, §8): the stored backlog goes out at login in paced
+ * Offline delivery (behaviour.md §5, §8): the stored backlog goes out at login in paced
  * batches, and leaves the store only when acknowledged.
  *
  * - A batch is at most about BATCH_BYTES; the next one is sent when the link has
@@ -91,7 +91,7 @@ function remove(hub: HubContext, s: Session, upTo: number): boolean {
     return true;
   } catch (e) {
     if (!(e instanceof StoreError)) throw e;
-    // Not deleted: shown again at the next login (at least once, SPEC §8).
+    // Not deleted: shown again at the next login (at least once, behaviour.md §8).
     hub.log.debug(`session ${s.sid}: acknowledged messages of ${s.user} not deleted: ${e.message}`);
     return false;
   }

@@ -1,7 +1,7 @@
 /**
  * The server's rules, as a plain class: fed connection events and decoded
  * messages, it answers through an Outbox. No sockets, no bytes, no real time —
- * so every rule of SPEC §3–§6 is a unit test with a manual clock. The rules
+ * so every rule of behaviour.md §3–§6 is a unit test with a manual clock. The rules
  * themselves live in login-rules, message-rules and peer-rules; the hub keeps
  * sessions, dispatch, presence notices and the inactivity timer.
  */
@@ -24,7 +24,7 @@ export { DEFAULT_LIMITS, type HubConfig, type Outbox } from "./hub-context.ts";
 export class Hub implements HubContext {
   readonly accounts: Accounts;
   readonly presence = new Presence();
-  /** Shared files and who holds which chunk (SPEC §6); holders are online users only. */
+  /** Shared files and who holds which chunk (behaviour.md §6); holders are online users only. */
   readonly files = new FileRegistry();
   readonly tokens: PeerTokens;
   private sessions = new Map<number, Session>();
@@ -80,7 +80,7 @@ export class Hub implements HubContext {
     if (s.held) return hold(this, s, msg);
     if (s.stage === "new") return hello(this, s, msg);
     if (s.stage === "hello") return login(this, s, msg);
-    // A peer_check or an ack is the client answering, not a command its user typed (SPEC §5).
+    // A peer_check or an ack is the client answering, not a command its user typed (behaviour.md §5).
     if (msg.t !== "peer_check" && msg.t !== "ack") this.touch(s);
     const user = s.user!;
     switch (msg.t) {
@@ -207,7 +207,7 @@ export class Hub implements HubContext {
     this.announce(s.user, "out");
   }
 
-  /** A request's answer; a store that failed under it makes it `storage_failure` (SPEC §8). */
+  /** A request's answer; a store that failed under it makes it `storage_failure` (behaviour.md §8). */
   private reply(s: Session, id: number, r: Reply | (() => Reply)): void {
     if (typeof r === "function") r = this.guard(s, r);
     // Not `{ t, id, ...r }`: the spread was ~4 % of a relaying server's CPU (same fields, same order).

@@ -1,5 +1,5 @@
 /**
- * The stages before login (SPEC §3): the version handshake, then password checks
+ * The stages before login (behaviour.md §3): the version handshake, then password checks
  * with per-connection and per-username limits.
  */
 import { MAX_SERVER_FRAME, SUPPORTED_VERSIONS, type ClientMsg, type ServerMsg } from "../protocol/messages.ts";

@@ -135,7 +135,7 @@ const server = new ChatServer({
 try {
   const bound = server.start();
   log.debug(`listening on ${options.host}:${bound} (${users.size} users, store ${options.store})`);
-  // The one line on stdout (SPEC §10): people compare this fingerprint with what clients show.
+  // The one line on stdout (behaviour.md §10): people compare this fingerprint with what clients show.
   process.stdout.write(`Listening on ${options.host}:${bound} (${identity ? `TLS, fingerprint ${identity.fingerprint}` : "no TLS"})\n`);
 } catch (e) {
   const code = (e as NodeJS.ErrnoException).code;

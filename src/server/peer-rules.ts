@@ -1,5 +1,5 @@
 /**
- * Peer to peer and file sharing (SPEC §6): giving out addresses and one-time
+ * Peer to peer and file sharing (behaviour.md §6): giving out addresses and one-time
  * tokens, redeeming them, and the chunk registry's requests.
  */
 import type { HubContext, Reply, Req } from "./hub-context.ts";
@@ -8,7 +8,7 @@ export function peerRequest(hub: HubContext, user: string, m: Req<"peer_request"
   if (!hub.accounts.exists(m.user)) return { code: "invalid_user", user: m.user };
   if (m.user === user) return { code: "self", user: m.user };
   const peer = hub.presence.get(m.user);
-  // A blocker is hidden: "offline" would leak nothing, but SPEC §6 names the error.
+  // A blocker is hidden: "offline" would leak nothing, but behaviour.md §6 names the error.
   if (!peer || peer.peerPort === undefined) return { code: "offline", user: m.user };
   if (hub.store.blocks.has(m.user, user)) return { code: "blocked_you", user: m.user };
   const { token, evicted } = hub.tokens.issue(user, m.user);
@@ -27,7 +27,7 @@ export function peerCheck(hub: HubContext, user: string, m: Req<"peer_check">): 
   return { code: "token_ok", user: m.user, ...(cert !== undefined ? { cert } : {}) };
 }
 
-/** File sharing (SPEC §6): register, announce held chunks, search. */
+/** File sharing (behaviour.md §6): register, announce held chunks, search. */
 export function fileRequest(hub: HubContext, user: string, m: Req<"file_register" | "file_have" | "file_search">): Reply {
   switch (m.t) {
     case "file_register": {
@@ -42,7 +42,7 @@ export function fileRequest(hub: HubContext, user: string, m: Req<"file_register
       return { code: ({ ok: "ok", not_found: "not_found", bad: "bad_args", full: "registry_full" } as const)[r] };
     }
     case "file_search": {
-      // Holders who blocked the asker are hidden from them (SPEC §4); the asker is shown if a holder.
+      // Holders who blocked the asker are hidden from them (behaviour.md §4); the asker is shown if a holder.
       const found = hub.files.search(m.name, (u) => u === user || !hub.store.blocks.has(u, user));
       if (!found) return { code: "not_found" };
       return { code: "file", ...found };

@@ -1,6 +1,6 @@
 /**
  * Who is online, and who was online when (for whoelsesince). History starts with
- * the server process (SPEC §8).
+ * the server process (behaviour.md §8).
  */
 /** peerCert: the fingerprint of the user's peer listener certificate, vouched for to callers. */
 export type Online = { sid: number; since: number; host: string; peerPort?: number; peerCert?: string };

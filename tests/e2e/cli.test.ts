@@ -1,5 +1,5 @@
 /**
- * SPEC §2: command lines of ./server and ./client — bad arguments (exit 2, one
+ * behaviour.md §2: command lines of ./server and ./client — bad arguments (exit 2, one
  * error line + usage), fatal conditions (exit 1, one line), --help/--version, the
  * credentials file, and that both programs run with neither bun nor node on PATH.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §8: every reply fits the frame limit whatever the number of users or holders;
+ * behaviour.md §8: every reply fits the frame limit whatever the number of users or holders;
  * a listing that would not fit goes out in parts and the real client shows it whole.
  * Many users are logged in over raw connections (bounded concurrency, bounded time);
  * the listing is read through the real client.

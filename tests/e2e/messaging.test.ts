@@ -1,5 +1,5 @@
 /**
- * SPEC §4: the commands after login — message, broadcast, whoelse, whoelsesince,
+ * behaviour.md §4: the commands after login — message, broadcast, whoelse, whoelsesince,
  * block/unblock, logout, help, invalid commands and usage errors — with their exact
  * texts; offline delivery (§5) and control-character stripping.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §6 "a peer connection must prove who is calling", attacked over raw TCP:
+ * behaviour.md §6 "a peer connection must prove who is calling", attacked over raw TCP:
  * forged and replayed tokens at a client's peer port are rejected and the client
  * keeps working; a blocked caller is given no address; a peer killed with SIGKILL
  * mid-session is noticed by the other side.
@@ -40,7 +40,7 @@ async function expectRejectedWith(port: number, hello: Record<string, unknown>, 
   c.destroy();
 }
 
-describe("peer port: who is calling must be proved (SPEC §6)", () => {
+describe("peer port: who is calling must be proved (behaviour.md §6)", () => {
   test("forged handshakes and junk at a client's peer port are rejected; the client shows nothing and keeps working", async () => {
     const s = await startServer();
     const { hans, luke } = await loginAll(s.port, ["hans", "luke"], ["luke"]);
@@ -238,7 +238,7 @@ describe("peer port: who is calling must be proved (SPEC §6)", () => {
   });
 });
 
-describe("a peer killed mid-session (SPEC §6, §8)", () => {
+describe("a peer killed mid-session (behaviour.md §6, §8)", () => {
   test("SIGKILL: the callee and the caller of the dead client are told, `private` says it is gone, both keep working", async () => {
     const s = await startServer();
     const { hans, yoda, luke } = await loginAll(s.port, ["hans", "yoda", "luke"]);

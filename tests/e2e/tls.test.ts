@@ -1,5 +1,5 @@
 /**
- * SPEC §10 through the compiled programs: what an eavesdropper between client and
+ * behaviour.md §10 through the compiled programs: what an eavesdropper between client and
  * server (or between two clients) records, trust on first use with its exact texts,
  * pinning, the TLS / no-TLS mismatch errors, and hashed credentials.
  */
@@ -99,7 +99,7 @@ async function chatThrough(port: number, direct: number, extra: string[] = []) {
 }
 const SECRETS = [PASSWORDS.hans!, "the-eagle-lands-at-midnight", "everyone-meet-at-the-bridge", "bring-the-blue-folder"];
 
-describe("an eavesdropper on the wire (SPEC §10)", () => {
+describe("an eavesdropper on the wire (behaviour.md §10)", () => {
   test("between client and server: neither the password nor any message text is in the recording", async () => {
     const s = await startServer();
     const proxy = recordingProxy(s.port);
@@ -152,7 +152,7 @@ const knownFile = (home: string) => join(home, ".config", "termchat", "known_ser
 const fingerprintOf = async (s: { out: { waitFor(re: RegExp): Promise<string> } }) =>
   /fingerprint (SHA256:\S+)\)$/.exec(await s.out.waitFor(/^Listening on /))![1]!;
 
-describe("trust on first use (SPEC §10)", () => {
+describe("trust on first use (behaviour.md §10)", () => {
   test("remembered once, silent after, a new identity on the same port refused, the old identity accepted again", async () => {
     const dir = tempDir("tofu-");
     const idFile = join(dir, "server-identity.pem");
@@ -278,7 +278,7 @@ test("a connection that never finishes the TLS handshake is closed by the login 
   sock.terminate();
 });
 
-describe("hashed passwords (SPEC §10)", () => {
+describe("hashed passwords (behaviour.md §10)", () => {
   async function hashOf(password: string): Promise<string> {
     const p = Bun.spawn([SERVER_BIN, "--hash-password"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     p.stdin.write(password + "\n");

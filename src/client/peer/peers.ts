@@ -1,5 +1,5 @@
 /**
- * Peer to peer (SPEC §6): this client's listener and its authenticated direct links
+ * Peer to peer (behaviour.md §6): this client's listener and its authenticated direct links
  * to other users, one session per user. Private chat (chat.ts) and chunk transfer
  * (files/links.ts) both ride on these links; frames go through the router.
  */

@@ -54,7 +54,7 @@ return 0`,
 };
 
 /**
- * A wrong password (SPEC §3: the count belongs to the username; the 3rd consecutive
+ * A wrong password (behaviour.md §3: the count belongs to the username; the 3rd consecutive
  * failure blocks the account for block_duration).
  * KEYS[1] fails, KEYS[2] locked. ARGV[1] now ms, ARGV[2] max failures, ARGV[3] block ms,
  * ARGV[4] ttl ms for the failure count ("0": kept until a success or a lockout).
