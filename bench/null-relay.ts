@@ -5,11 +5,14 @@
  * mailbox. It is the ceiling for a Bun server on this machine: what ./server
  * would do if its rules cost nothing.
  *
- *   bun bench/null-relay.ts <port>      (the bench compiles it like ./server)
+ *   bun bench/null-relay.ts <port> [--tls]     (the bench compiles it like ./server)
+ *
+ * With --tls it serves TLS with a fresh identity, as ./server does by default.
  */
 import { KIND_JSON } from "../src/protocol/frame.ts";
 import { decodeClient, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION } from "../src/protocol/messages.ts";
 import { listenLinks, type Link } from "../src/net/link.ts";
+import { createIdentity } from "../src/net/identity.ts";
 
 const port = Number(process.argv[2]);
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -18,6 +21,9 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
 }
 
 const byName = new Map<string, Link>();
+
+const id = process.argv.includes("--tls") ? await createIdentity("null relay") : null;
+const tls = id ? { key: id.key, cert: id.cert, verify: () => null } : undefined;
 
 listenLinks("127.0.0.1", port, { maxFrame: MAX_SERVER_FRAME, maxQueued: 8 << 20, flushPerTurn: true }, (link) => {
   let user: string | null = null;
@@ -56,7 +62,7 @@ listenLinks("127.0.0.1", port, { maxFrame: MAX_SERVER_FRAME, maxQueued: 8 << 20,
       if (user && byName.get(user) === link) byName.delete(user);
     },
   });
-});
+}, tls);
 
 process.on("SIGTERM", () => process.exit(0));
 process.on("SIGINT", () => process.exit(0));

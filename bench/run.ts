@@ -5,7 +5,7 @@
  *
  *   npm run bench                     (builds, then: bun bench/run.ts)
  *   bun bench/run.ts [--runs 3] [--only idle,direct,broadcast,storm,mailbox,startup]
- *                    [--targets server,null-relay,ngircd,inspircd] [--tiny] [--out file] [--no-save]
+ *                    [--targets server,null-relay,ngircd,inspircd] [--tiny] [--tls] [--out file] [--no-save]
  *                    [--profile dir]   (./server and the null relay from source under bun --cpu-prof)
  *
  * Every process it starts (servers, loadgen workers) is ended by PID, also on
@@ -139,11 +139,13 @@ if (import.meta.main) {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  // TLS for ./server, the null relay and the chat loadgen (the IRC baselines stay plain).
+  if (process.argv.includes("--tls")) process.env.BENCH_TLS = "1";
   const runs = Number(arg("--runs") ?? 3);
   const only = (arg("--only")?.split(",") ?? [...SCENARIOS]) as Scenario[];
   const bad = only.filter((s) => !SCENARIOS.includes(s));
   if (bad.length || !Number.isInteger(runs) || runs < 1) {
-    console.error(`usage: bun bench/run.ts [--runs N] [--only ${SCENARIOS.join(",")}] [--targets server,null-relay,ngircd,inspircd] [--tiny] [--out file] [--no-save] [--profile dir]`);
+    console.error(`usage: bun bench/run.ts [--runs N] [--only ${SCENARIOS.join(",")}] [--targets server,null-relay,ngircd,inspircd] [--tiny] [--tls] [--out file] [--no-save] [--profile dir]`);
     process.exit(2);
   }
   const before = machine();

@@ -1,5 +1,5 @@
 /**
- * File transfer figures (SPEC §6, §9): `download` of one big file from 3 holders,
+ * File transfer figures (behaviour.md §6, §9): `download` of one big file from 3 holders,
  * verification on, against a raw Bun TCP disk→disk copy of the same file in the same
  * run (bench/transfer-raw.ts), plus the peak RSS (VmHWM) of the downloader and of
  * each holder. Medians of --runs runs. Uses the compiled programs (CHAT_BIN_DIR or the
@@ -31,7 +31,7 @@ const holderPids: number[] = [];
 const work = mkdtempSync(join(TMP, "transfer-bench-"));
 
 function spawn(cmd: string[], cwd = work): { proc: Subprocess<"pipe", "pipe", "pipe">; out: Lines; err: Lines; send(l: string): void } {
-  const proc = Bun.spawn(cmd, { cwd, stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const proc = Bun.spawn(cmd, { cwd, stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1", HOME: work, XDG_CONFIG_HOME: join(work, ".config") } });
   procs.add(proc);
   return {
     proc,

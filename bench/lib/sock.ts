@@ -7,6 +7,9 @@
  */
 import type { Socket } from "bun";
 
+/** `BENCH_TLS=1` (bench/run.ts --tls): ./server and the null relay serve TLS, and the chat loadgen speaks it. */
+export const benchTls = (): boolean => process.env.BENCH_TLS === "1";
+
 export type SockHandlers = {
   data(chunk: Uint8Array): void;
   close(reason: string): void;
@@ -34,15 +37,25 @@ export class BenchSocket {
     private readonly h: SockHandlers,
   ) {}
 
-  static async connect(port: number, h: SockHandlers, host = "127.0.0.1"): Promise<BenchSocket> {
+  /**
+   * `tls`: speak TLS (the server's certificate is not checked: a measurement, not a
+   * client), resolving once the handshake is done, as a real client sends nothing before.
+   */
+  static async connect(port: number, h: SockHandlers, host = "127.0.0.1", tls = false): Promise<BenchSocket> {
     const c = new BenchSocket(null, h);
+    let handshaken!: () => void;
+    const ready = new Promise<void>((r) => (handshaken = r));
     const sock = await Bun.connect<Data>({
       hostname: host,
       port,
       data: { conn: c },
+      ...(tls ? { tls: { rejectUnauthorized: false } } : {}),
       socket: {
         open(s) {
           s.setNoDelay(true);
+        },
+        handshake() {
+          handshaken();
         },
         data(s, chunk) {
           s.data.conn?.h.data(chunk);
@@ -63,6 +76,7 @@ export class BenchSocket {
       },
     });
     c.sock = sock;
+    if (tls) await ready;
     return c;
   }
 

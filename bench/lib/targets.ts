@@ -11,6 +11,7 @@ import type { Adapter } from "./adapter.ts";
 import { chatAdapter } from "./chat-adapter.ts";
 import { ircAdapter } from "./irc-adapter.ts";
 import { freePort, spawnTracked, stopProcess, waitForPort } from "./proc.ts";
+import { benchTls } from "./sock.ts";
 
 export type TargetName = "server" | "null-relay" | "ngircd" | "inspircd";
 
@@ -23,6 +24,11 @@ export type StartOptions = {
   credentials: string;
   /** SQLite file for the store, or ":memory:" (our server only). */
   store?: string;
+  /**
+   * Serve TLS (our server only; the loadgen then speaks TLS too). Off by default:
+   * the IRC baselines are plain TCP, and earlier results were measured without it.
+   */
+  tls?: boolean;
 };
 
 export interface Target {
@@ -94,7 +100,8 @@ export function chatServer(bin: string, profileDir?: string): Target {
     start: (o) =>
       withPort((port) =>
         launch(
-          [...program(bin, "src/server/main.ts", profileDir), String(port), "60", "3600", "--host", "127.0.0.1", "--credentials", o.credentials, "--store", o.store ?? ":memory:"],
+          [...program(bin, "src/server/main.ts", profileDir), String(port), "60", "3600", "--host", "127.0.0.1", "--credentials", o.credentials, "--store", o.store ?? ":memory:",
+            ...((o.tls ?? benchTls()) ? ["--identity", `${o.dir}/server-identity.pem`] : ["--no-tls"])],
           port,
           o.dir,
         ),
@@ -109,7 +116,7 @@ export function nullRelay(bin: string, profileDir?: string): Target {
     hasMailbox: false,
     setupConcurrency: 100,
     unavailable: () => (existsSync(bin) || profileDir ? null : `${bin} is missing`),
-    start: (o) => withPort((port) => launch([...program(bin, "bench/null-relay.ts", profileDir), String(port)], port, o.dir)),
+    start: (o) => withPort((port) => launch([...program(bin, "bench/null-relay.ts", profileDir), String(port), ...((o.tls ?? benchTls()) ? ["--tls"] : [])], port, o.dir)),
   };
 }
 

@@ -17,7 +17,7 @@ const LOGOUT_WAIT_MS = 2000;
 export class ClientApp {
   private leaving = false;
   peers: PrivateChat | null = null;
-  /** File sharing (SPEC §6), set once logged in. */
+  /** File sharing (behaviour.md §6), set once logged in. */
   sharing: Sharing | null = null;
   /** Users this client has heard of (whoelse, presence, messages): for Tab completion. */
   readonly seenUsers = new Set<string>();

@@ -103,7 +103,7 @@ function splitArgs(spec: Spec, rest: string): { words: string[]; text: string } 
 function build(name: CommandName, words: string[], text: string, usage: Parsed): Parsed {
   const [a] = words;
   if (name === "private") {
-    // `private <user> download <name> <chunk>` fetches a chunk (SPEC §6); any other text is a message.
+    // `private <user> download <name> <chunk>` fetches a chunk (behaviour.md §6); any other text is a message.
     const dl = /^download\s+(\S+)\s+(\d+)$/.exec(text);
     if (dl && Number.isSafeInteger(Number(dl[2]))) {
       return { ok: true, cmd: { name: "privateDownload", user: a!, file: dl[1]!, chunk: Number(dl[2]) } };

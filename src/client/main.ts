@@ -14,6 +14,8 @@ import { PeerRouter } from "./peer/router.ts";
 import { ServerSession, SessionError } from "./session.ts";
 import { exitAfterFlush, Terminal } from "./terminal.ts";
 import { T } from "./texts.ts";
+import { knownServersPath, serverTrust } from "./trust.ts";
+import { isFingerprint } from "../net/fingerprint.ts";
 
 /** Every client timer runs on this clock (tests drive the same code with a manual one). */
 const clock = systemClock;
@@ -23,6 +25,10 @@ const cli = cac("client");
 cli
   .command("<server_host> <server_port>", "Connect to a chat server and log in")
   .option("--files <dir>", "File-sharing folder (default: ./files/<username>)")
+  .option("--fingerprint <SHA256:...>", "Accept only the server with this fingerprint (as it prints it); known_servers is not used")
+  .option("--no-tls", "Plain TCP, for a server started with --no-tls (nothing is encrypted)")
+  .option("--peer-port <port>", "Listen for other users' direct links on this port (default: any free port)")
+  .option("--peer-advertise <port>", "The port other users should dial instead (a router forwarding it to --peer-port)")
   .option("--no-color", "No colours, even on a terminal (so does NO_COLOR=1)")
   .option("-d, --debug", "Debug log on stderr");
 setHelp(cli, {
@@ -47,9 +53,16 @@ setHelp(cli, {
 
 const { args, options } = parseCli(cli, process.argv, USAGE);
 let port: number;
+let peerPortOption = 0;
+/** The peer port given to the server (so to callers), when it is not the one we listen on. */
+let advertisedPort: number | undefined;
 try {
   port = intArg("server_port", args[1], 1, 65535);
   if (options.files !== undefined && typeof options.files !== "string") throw new UsageError("--files needs a value");
+  peerPortOption = options.peerPort === undefined ? 0 : intArg("--peer-port", options.peerPort, 1, 65535);
+  if (options.peerAdvertise !== undefined) advertisedPort = intArg("--peer-advertise", options.peerAdvertise, 1, 65535);
+  if (options.fingerprint !== undefined && !isFingerprint(String(options.fingerprint))) throw new UsageError(T.badFingerprint);
+  if (options.fingerprint !== undefined && options.tls === false) throw new UsageError("--fingerprint needs TLS (not --no-tls)");
 } catch (e) {
   fail((e as Error).message, 2, USAGE);
 }
@@ -57,11 +70,26 @@ const host = args[0]!;
 // NO_COLOR counts when set and not empty (no-color.org).
 const color = options.color !== false && !process.env.NO_COLOR;
 
+const trust = options.tls === false ? null : serverTrust(host, port, options.fingerprint, knownServersPath());
 let server: ServerSession;
 try {
-  server = await ServerSession.connect(host, port, clock);
+  server = await ServerSession.connect(host, port, clock, trust?.tls);
 } catch (e) {
-  const why = (e as Error).message;
+  connectFailed(e as SessionError);
+}
+// Shown on stderr, so stdout stays exactly the session a script expects.
+if (trust?.outcome.notice) process.stderr.write(trust.outcome.notice + "\n");
+
+function connectFailed(e: SessionError): never {
+  const hostPort = `${host}:${port}`;
+  const exact = (line: string): never => {
+    process.stderr.write(line + "\n");
+    process.exit(1);
+  };
+  if (trust?.outcome.refusal) exact(trust.outcome.refusal);
+  if (e.code === "not_tls") exact(T.doesNotSpeakTls(hostPort));
+  if (e.code === "requires_tls") exact(T.requiresTls(hostPort));
+  const why = e.message;
   fail(why.startsWith("version") ? T.versionMismatch(why) : T.cannotConnect(host, port, why), 1);
 }
 
@@ -94,13 +122,28 @@ const internal = (e: unknown) => {
 process.on("uncaughtException", internal);
 process.on("unhandledRejection", internal);
 const peers: Peers = new Peers(new PeerRouter(log), log, clock);
-let peerPort: number;
-try {
-  peerPort = peers.listen();
-} catch (e) {
-  fail(`cannot listen for peers: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 1);
+/**
+ * The peer identity (key + certificate, in memory only) is made while the user
+ * types: `Username:` does not wait for it; the login does (its fingerprint goes with
+ * it). The certificate library is loaded here too, off the path to the prompt
+ * (measured: 5–10 ms less to the prompt, bench/README.md), reflect-metadata first and on its own: bundled
+ * lazily, the library's own import of it came too late.
+ */
+async function listenForPeers(): Promise<number> {
+  await import("reflect-metadata");
+  const { createIdentity } = await import("../net/identity.ts");
+  const identity = await createIdentity("termchat peer");
+  let port: number;
+  try {
+    port = peers.listen(identity, peerPortOption);
+  } catch (e) {
+    fail(`cannot listen for peers: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 1);
+  }
+  log.debug(`peer listener on port ${port}, certificate ${identity.fingerprint}`);
+  if (advertisedPort !== undefined) log.debug(`peer port given to the server: ${advertisedPort}`);
+  return advertisedPort ?? port;
 }
-log.debug(`peer listener on port ${peerPort}`);
+const peerReady = listenForPeers();
 let loggingIn = true;
 server.onClose = () => {
   if (!loggingIn) return;
@@ -115,7 +158,7 @@ async function login(): Promise<string | null> {
     for (;;) {
       const pass = await term.nextSecret(T.passwordPrompt);
       if (pass === null) return null;
-      const code = await server.login(user.trim(), pass, peerPort);
+      const code = await server.login(user.trim(), pass, await peerReady, peers.fingerprint ?? undefined);
       switch (code) {
         case "ok":
           term.print(T.welcome, "system");

@@ -1,5 +1,5 @@
 /**
- * The download progress line (SPEC §6 `download`): pure formatting and a rate meter.
+ * The download progress line (behaviour.md §6 `download`): pure formatting and a rate meter.
  * Draw it with `term.progress(formatProgress(p, term.columns))` while chunks land and
  * `term.clearProgress()` when done; on a pipe `term.progress` draws nothing, so print
  * one line per chunk there instead (`term.showsProgress` tells which).

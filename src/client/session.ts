@@ -18,7 +18,7 @@ import {
   type UnfitReply,
 } from "../protocol/messages.ts";
 import { ReplyGatherer } from "../protocol/listing.ts";
-import { connectLink, type Link, type LinkEvents } from "../net/link.ts";
+import { connectLink, REQUIRES_TLS, type Link, type LinkEvents, type LinkTls } from "../net/link.ts";
 
 /** Any reply, as it comes off the wire. */
 export type Reply = Extract<ServerMsg, { t: "reply" }>;
@@ -35,7 +35,15 @@ export type SessionLink = Pick<Link, "send" | "end" | "destroy">;
 /** Opens the link to the server, delivering its events (connectLink in the program). */
 export type DialServer = (events: LinkEvents) => Promise<SessionLink>;
 
-export class SessionError extends Error {}
+export class SessionError extends Error {
+  /** `not_tls` (a TLS client at a plain server), `requires_tls` (the reverse), `refused` (certificate refused), an OS code... */
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
 
 /** The server must answer hello and login within this time. */
 export const HANDSHAKE_MS = 10_000;
@@ -68,8 +76,8 @@ export class ServerSession {
   private constructor(private readonly clock: Clock) {}
 
   /** Connect and agree on the protocol version. Throws SessionError with a one-line reason. */
-  static connect(host: string, port: number, clock: Clock = systemClock): Promise<ServerSession> {
-    return ServerSession.open((events) => connectLink(host, port, { maxFrame: MAX_SERVER_FRAME }, events), clock);
+  static connect(host: string, port: number, clock: Clock = systemClock, tls?: LinkTls): Promise<ServerSession> {
+    return ServerSession.open((events) => connectLink(host, port, { maxFrame: MAX_SERVER_FRAME }, events, tls), clock);
   }
 
   /** Like connect, over whatever link `dial` opens. */
@@ -81,7 +89,7 @@ export class ServerSession {
         close: (reason) => session.onLinkClosed(reason),
       });
     } catch (e) {
-      throw new SessionError((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+      throw new SessionError((e as NodeJS.ErrnoException).code ?? (e as Error).message, (e as { code?: string }).code);
     }
     session.send({ t: "hello", v: PROTOCOL_VERSION, app: APP_NAME });
     const ok = await session.expect("hello_ok");
@@ -89,8 +97,8 @@ export class ServerSession {
     return session;
   }
 
-  async login(user: string, pass: string, peerPort?: number): Promise<LoginCode> {
-    this.send({ t: "login", user, pass, ...(peerPort !== undefined ? { peerPort } : {}) });
+  async login(user: string, pass: string, peerPort?: number, peerCert?: string): Promise<LoginCode> {
+    this.send({ t: "login", user, pass, ...(peerPort !== undefined ? { peerPort } : {}), ...(peerCert !== undefined ? { peerCert } : {}) });
     const r = await this.expect("login_result");
     if (r.t !== "login_result") throw new SessionError(`unexpected ${r.t}`);
     return r.code;
@@ -109,7 +117,7 @@ export class ServerSession {
     });
   }
 
-  /** Tell the server the user did something the client handled itself (SPEC §5). */
+  /** Tell the server the user did something the client handled itself (behaviour.md §5). */
   activity(): void {
     this.send({ t: "activity" });
   }
@@ -142,7 +150,7 @@ export class ServerSession {
         t,
         resolve: (m: ServerMsg) => {
           timer.cancel();
-          if (m.t === "error") reject(new SessionError(m.code === "version" ? `version: ${m.detail}` : m.detail ?? m.code));
+          if (m.t === "error") reject(new SessionError(m.code === "version" ? `version: ${m.detail}` : m.detail ?? m.code, m.code));
           else resolve(m);
         },
       };
@@ -199,7 +207,9 @@ export class ServerSession {
 
   private onLinkClosed(reason: string): void {
     this.closed = true;
-    for (const w of this.waiting) w.resolve({ t: "error", code: "closed", detail: "connection closed" });
+    // A plain client at a TLS server: the link saw a TLS record and closed with REQUIRES_TLS.
+    const code = reason === REQUIRES_TLS ? "requires_tls" : "closed";
+    for (const w of this.waiting) w.resolve({ t: "error", code, detail: reason === REQUIRES_TLS ? reason : "connection closed" } as ServerMsg);
     this.waiting = [];
     this.onClose(reason);
     // Requests still open will never be answered: fail them, so no caller waits forever

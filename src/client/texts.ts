@@ -1,5 +1,5 @@
 /**
- * Every user-facing text of the client, in one place (SPEC §3–§6 wording).
+ * Every user-facing text of the client, in one place (behaviour.md §3–§6 wording).
  * Tests check these strings; change wording here only.
  */
 import { stripControls } from "../common/sanitize.ts";
@@ -44,7 +44,7 @@ export const T = {
   loggedIn: (u: string) => `${u} logged in`,
   loggedOut: (u: string) => `${u} logged out`,
 
-  // peer to peer (SPEC §6)
+  // peer to peer (behaviour.md §6)
   privateStarted: (u: string) => `Start private messaging with ${u}`,
   privateSelf: "Error. Cannot start private messaging with self",
   userOffline: (u: string) => `Error. ${u} is offline`,
@@ -59,7 +59,7 @@ export const T = {
   privateEnded: (u: string) => `Private messaging with ${u} ended`,
   peerUnreachable: (u: string) => `Error. Cannot reach ${u} for private messaging`,
 
-  // file sharing (SPEC §6)
+  // file sharing (behaviour.md §6)
   fileRegistered: (name: string, bytes: number, chunks: number) => `File ${name} registered (${bytes} bytes, ${chunks} chunks)`,
   fileAlreadyRegistered: (name: string) => `File ${name} already registered; your chunks are now available`,
   fileConflict: (name: string) => `Error. A different file named ${name} is already registered`,
@@ -93,4 +93,14 @@ export const T = {
   // `why` and `detail` may come from the server: stripped like any remote text.
   cannotConnect: (host: string, port: number, why: string) => `cannot connect to server at ${host}:${port} (${stripControls(why)})`,
   versionMismatch: (detail: string) => `server speaks another protocol version (${stripControls(detail)})`,
+  // trust on first use (behaviour.md §10), on stderr
+  newServer: (hostPort: string, fp: string, file: string) => `New server ${hostPort}, fingerprint ${fp} (remembered in ${file})`,
+  cannotRemember: (file: string, why: string) => `warning: cannot write ${file} (${why}); the server will be new again next time`,
+  identityChanged: (hostPort: string, fp: string, file: string) =>
+    `Error. The identity of ${hostPort} has changed (now ${fp}). Someone may be intercepting the connection. If the server was given a new identity, remove its line from ${file}`,
+  cannotReadKnown: (file: string, why: string) => `Error. Cannot read ${file} (${why})`,
+  notThePinned: (hostPort: string, fp: string) => `Error. The identity of ${hostPort} is ${fp}, not the fingerprint given`,
+  doesNotSpeakTls: (hostPort: string) => `Error. ${hostPort} does not speak TLS (started with --no-tls?)`,
+  requiresTls: (hostPort: string) => `Error. ${hostPort} requires TLS`,
+  badFingerprint: "--fingerprint takes SHA256: and 43 base64 characters, as the server prints it",
 } as const;

@@ -9,7 +9,10 @@
  */
 import { appendFileSync, chmodSync, mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
+import { isIP } from "node:net";
 import { dirname, join } from "node:path";
+import type { LinkTls, PeerCert } from "../net/link.ts";
+import { T } from "./texts.ts";
 
 export type TrustVerdict =
   | { kind: "pinned" } // --fingerprint matched
@@ -71,4 +74,54 @@ export function rememberServer(file: string, hostPort: string, fingerprint: stri
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   appendFileSync(file, `${hostPort} ${fingerprint}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
+}
+
+/** What the check of the server's certificate concluded: a notice to show, or why the server was refused. */
+export type TrustOutcome = { notice?: string; refusal?: string };
+
+/** Does the certificate verify against the system's CAs and name this host? (Bun.connect checks no host name.) */
+export function caVerifiedFor(host: string, peer: PeerCert): boolean {
+  if (!peer.authorized || !peer.x509) return false;
+  const name = isIP(host) ? peer.x509.checkIP(host) : peer.x509.checkHost(host);
+  return name !== undefined;
+}
+
+/**
+ * The TLS options of the client's link to the server: `verify` judges the server's
+ * certificate (judgeServer), remembers a new one, and leaves in `outcome` the notice
+ * to show (before `Username:`) or the one-line refusal.
+ */
+export function serverTrust(host: string, port: number, pinned: string | undefined, file: string): { tls: LinkTls; outcome: TrustOutcome } {
+  const hostPort = `${host}:${port}`;
+  const outcome: TrustOutcome = {};
+  const verify = (peer: PeerCert): string | null => {
+    const fp = peer.fingerprint ?? "(none)";
+    let known = new Map<string, string>();
+    if (pinned === undefined) {
+      try {
+        known = readKnownServers(file);
+      } catch (e) {
+        // Not knowing what was remembered must not let a changed server in.
+        return (outcome.refusal = T.cannotReadKnown(file, (e as NodeJS.ErrnoException).code ?? (e as Error).message));
+      }
+    }
+    const verdict = judgeServer({ hostPort, fingerprint: fp, caVerified: caVerifiedFor(host, peer), pinned, known });
+    switch (verdict.kind) {
+      case "pin_mismatch":
+        return (outcome.refusal = T.notThePinned(hostPort, fp));
+      case "changed":
+        return (outcome.refusal = T.identityChanged(hostPort, fp, file));
+      case "new":
+        try {
+          rememberServer(file, hostPort, fp);
+          outcome.notice = T.newServer(hostPort, fp, file);
+        } catch (e) {
+          outcome.notice = T.cannotRemember(file, (e as NodeJS.ErrnoException).code ?? (e as Error).message);
+        }
+        return null;
+      default:
+        return null;
+    }
+  };
+  return { tls: { serverName: isIP(host) ? undefined : host, verify }, outcome };
 }

@@ -11,7 +11,10 @@
  */
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { createHash, X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
+import { fingerprintOf } from "./fingerprint.ts";
+
+export { fingerprintOf, isFingerprint } from "./fingerprint.ts";
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 
 export type Identity = {
@@ -32,16 +35,6 @@ export class IdentityError extends Error {}
  */
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY = 86_400_000;
-
-/** The fingerprint of a DER certificate. */
-export function fingerprintOf(der: Uint8Array): string {
-  return "SHA256:" + createHash("sha256").update(der).digest("base64").replace(/=+$/, "");
-}
-
-/** Is `s` written like a fingerprint (`SHA256:` and 43 base64 characters)? */
-export function isFingerprint(s: string): boolean {
-  return /^SHA256:[A-Za-z0-9+/]{43}$/.test(s);
-}
 
 /** A new key and self-signed certificate (valid from yesterday for 20 years: TOFU pins it, nothing checks dates). */
 export async function createIdentity(commonName: string): Promise<Identity> {

@@ -1,236 +1,52 @@
 /**
- * The one framed-socket wrapper every link uses (client↔server, peer chat, chunk
- * transfer): the Bun glue around a WriteQueue (write-queue.ts) and a FrameDecoder.
- * It owns the socket's writes: Bun's socket.write() sends what the kernel takes
- * and drops the rest, so everything goes through the queue, written again on
- * `drain`. Nobody else calls socket.write.
+ * Opening links: Bun's socket handlers, listenLinks and connectLink, plain or over
+ * TLS (tls.ts). The Link itself — framing and the write queue — is in framed-link.ts.
  */
 import type { Socket, TCPSocketListener } from "bun";
-import { FrameDecoder, FrameError, type Frame } from "../protocol/frame.ts";
-import { SocketSink, writePolicy } from "./socket-writes.ts";
-import { WriteQueue, type WritePolicy } from "./write-queue.ts";
+import { Link, type LinkEvents, type LinkOptions, type SockData } from "./framed-link.ts";
+import { writePolicy } from "./socket-writes.ts";
+import { bunTls, handshakeFailure, looksLikeTls, peerCertOf, TlsError, type LinkTls } from "./tls.ts";
 
-export interface LinkEvents {
-  frame(frame: Frame): void;
-  /** Called once, when the link is gone for whatever reason. */
-  close(reason: string): void;
-  /**
-   * The byte stream broke (frame too large, zero length, unknown kind). Without
-   * this handler the link is destroyed at once; with it, the consumer decides
-   * (typically: send an error, then end()). Nothing more is decoded either way:
-   * a broken stream cannot be resynchronised.
-   */
-  bad?(reason: string): void;
-}
+export { Link, type LinkEvents, type LinkOptions } from "./framed-link.ts";
+export { TlsError, type LinkTls, type PeerCert } from "./tls.ts";
 
-export interface LinkOptions {
-  maxFrame: number;
-  /** send() returns false once this many bytes wait in the queue. */
-  highWater?: number;
-  /**
-   * A peer that lets more than this pile up is not reading: the link is dropped.
-   */
-  maxQueued?: number;
-  /**
-   * Hold small sends until the end of the event-loop turn (every socket event of
-   * the turn handled) instead of the end of the current callback: a server handling
-   * 50 logins in one turn then writes each online user's 50 presence notices at
-   * once. For servers; a peer-to-peer client keeps the default (its simultaneous-
-   * open handling was seen to race when its writes waited for the turn's end).
-   */
-  flushPerTurn?: boolean;
-  /**
-   * Hand DATA frame payloads on as they arrive, in pieces (FrameDecoder's
-   * `streamData`), instead of gathering each frame first. The pieces are views of
-   * the socket's read buffers; Bun gives every read a buffer of its own
-   * (measured: 20 reads, 20 distinct ArrayBuffers, none reused after the
-   * callback), and the decoder keeps none of it, so a consumer may take a
-   * buffer over once the frames of its read are handled.
-   */
-  streamData?: boolean;
-}
+/** A TLS handshake not finished by then (a silent or stalling peer) drops the connection. */
+export const TLS_HANDSHAKE_MS = 10_000;
 
-type SockData = { link?: Link };
+/** Why a plain-TCP caller's link closed when the far end answered in TLS. */
+export const REQUIRES_TLS = "the far end requires TLS";
 
-/** How long end() waits for the queue to empty and the peer to close before dropping the link. */
-const GRACE_MS = 2000;
-
-export class Link {
-  private readonly decoder: FrameDecoder;
-  private readonly out: WriteQueue;
-  private readonly policy: WritePolicy;
-  private ending = false;
-  private closed = false;
-  /** The inbound stream broke: further bytes are ignored. */
-  private broken = false;
-  private events: LinkEvents | null = null;
-
-  constructor(
-    private readonly sock: Socket<SockData>,
-    opts: LinkOptions,
-    policy = writePolicy(opts),
-  ) {
-    this.decoder = new FrameDecoder(opts.maxFrame, { streamData: opts.streamData === true });
-    this.policy = policy;
-    this.out = new WriteQueue(new SocketSink(sock, this), policy);
-  }
-
-  get highWater(): number {
-    return this.policy.highWater;
-  }
-  get maxQueued(): number {
-    return this.policy.maxQueued;
-  }
-  get remoteAddress(): string {
-    return this.sock.remoteAddress ?? "?";
-  }
-  get isOpen(): boolean {
-    return !this.closed && !this.ending;
-  }
-  get queuedBytes(): number {
-    return this.out.queuedBytes;
-  }
-  /**
-   * Bytes the kernel has taken from this link so far. Right after a send(), the
-   * sent bytes end at sentBytes + queuedBytes: once sentBytes reaches that, the
-   * link holds no view of them any more (their buffer may be reused).
-   */
-  get sentBytes(): number {
-    return this.out.sentBytes;
-  }
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** Attach the consumer; frames that arrive before this are not possible (we attach on open). */
-  attach(events: LinkEvents): void {
-    this.events = events;
-  }
-
-  /**
-   * Queue bytes for sending (see WriteQueue for how they are coalesced). Returns
-   * false when the caller should await drained(). Never throws; on a closed or
-   * ending link it does nothing and returns false.
-   */
-  send(bytes: Uint8Array): boolean {
-    if (this.closed || this.ending) return false;
-    return this.out.send(bytes);
-  }
-
-  /**
-   * send() for bytes nobody is waiting on (presence notices): they may be held up
-   * to LAZY_MS (100 ms), to leave in one write with what else this link gets
-   * meanwhile. Order on the link is kept: any send() in the meantime takes them along.
-   */
-  sendLazy(bytes: Uint8Array): boolean {
-    if (this.closed || this.ending) return false;
-    return this.out.sendLazy(bytes);
-  }
-
-  /** Resolves when the queue is under the high-water mark again (or the link closed). */
-  drained(): Promise<void> {
-    return this.out.drained();
-  }
-
-  /** Raise (or lower) the frame limit for frames not started yet (see FrameDecoder.setMaxFrame). */
-  setMaxFrame(n: number): void {
-    this.decoder.setMaxFrame(n);
-  }
-
-  pause(): void {
-    if (!this.closed) this.sock.pause();
-  }
-  resume(): void {
-    if (!this.closed) this.sock.resume();
-  }
-
-  /**
-   * Graceful close: flush what is queued, send FIN, and drop it if the peer lingers
-   * (a peer that stops reading never lets the queue empty). Safe to call at any time.
-   */
-  end(): void {
-    if (this.closed || this.ending) return;
-    this.out.flush();
-    if (this.closed) return;
-    this.ending = true;
-    if (!this.out.hasBacklog) this.shutdown();
-    const t = setTimeout(() => this.destroy("closed"), GRACE_MS);
-    (t as any).unref?.();
-  }
-
-  /** Hard close now. Safe to call at any time, any number of times. */
-  destroy(reason = "closed"): void {
-    if (this.closed) return;
-    this.finish(reason);
-    try {
-      this.sock.terminate();
-    } catch {
-      // already gone
-    }
-  }
-
-  // ---- called by the socket handlers below ----
-
-  onData(chunk: Uint8Array): void {
-    if (this.closed || this.broken) return;
-    let frames: Frame[];
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (e) {
-      const why = e instanceof FrameError ? `bad frame: ${e.message}` : String(e);
-      this.broken = true;
-      if (this.events?.bad) this.events.bad(why);
-      else this.destroy(why);
-      return;
-    }
-    for (const f of frames) {
-      if (this.closed) return;
-      try {
-        this.events?.frame(f);
-      } catch (e) {
-        // A consumer bug: lose this link, not the process.
-        this.destroy(`internal error: ${(e as Error).message ?? e}`);
-        return;
-      }
-    }
-  }
-
-  onDrain(): void {
-    this.out.onDrain();
-    // FIN only after the last queued byte (shutdown() is a half-close: what the
-    // kernel holds still goes; socket.end() could lose it).
-    if (this.ending && !this.out.hasBacklog) this.shutdown();
-  }
-
-  onSocketClosed(reason: string): void {
-    this.finish(reason);
-  }
-
-  private finish(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.out.close();
-    this.events?.close(reason);
-  }
-
-  private shutdown(): void {
-    try {
-      this.sock.shutdown();
-    } catch {
-      // already gone; the close handler or the grace timer finishes the link
-    }
-  }
-}
-
-function handlers(opts: LinkOptions, onOpen?: (link: Link) => void) {
+/**
+ * `ready` hands the link on: at `open` for plain TCP; with TLS only after the
+ * handshake and `tls.verify` accepted the other end (Bun fires `open` before the
+ * handshake), so nothing is sent or read before the check. `refused` reports a
+ * link that never became ready.
+ */
+function handlers(
+  opts: LinkOptions,
+  ready: (link: Link) => void,
+  tls?: LinkTls,
+  refused: (e: Error) => void = () => {},
+  plainCaller = false,
+) {
   const policy = writePolicy(opts);
   return {
     open(s: Socket<SockData>) {
       s.setNoDelay(true);
-      s.data = { link: new Link(s, opts, policy) };
-      onOpen?.(s.data.link!);
+      const link = new Link(s, opts, policy);
+      if (tls) return holdForHandshake(s, link, tls.handshakeMs ?? TLS_HANDSHAKE_MS, refused);
+      // A plain caller looks at the first byte it gets: a TLS server answers in TLS.
+      s.data = { link, sniff: plainCaller };
+      ready(link);
+    },
+    handshake(s: Socket<SockData>, _success: boolean, err: Error | null) {
+      if (tls) settleHandshake(s, tls, err, ready, refused);
     },
     data(s: Socket<SockData>, chunk: Uint8Array) {
+      if (s.data.sniff && chunk.byteLength > 0) {
+        s.data.sniff = false;
+        if (looksLikeTls(chunk[0]!)) return s.data.link?.destroy(REQUIRES_TLS);
+      }
       s.data.link?.onData(chunk);
     },
     drain(s: Socket<SockData>) {
@@ -238,35 +54,100 @@ function handlers(opts: LinkOptions, onOpen?: (link: Link) => void) {
     },
     end(s: Socket<SockData>) {
       // Peer sent FIN: finish our side too.
+      if (s.data?.pending) return s.data.pending.destroy("closed during the TLS handshake");
       s.data.link?.end();
     },
     close(s: Socket<SockData>, err?: Error) {
-      s.data?.link?.onSocketClosed(err ? `connection lost (${(err as any).code ?? err.message})` : "closed by peer");
+      const why = err ? `connection lost (${(err as any).code ?? err.message})` : "closed by peer";
+      if (s.data?.pending) refused(err ? handshakeFailure(err) : new Error(why));
+      (s.data?.link ?? s.data?.pending)?.onSocketClosed(why);
     },
     error(s: Socket<SockData>, err: Error) {
-      s.data?.link?.destroy(`socket error: ${err.message}`);
+      if (s.data?.pending) refused(handshakeFailure(err));
+      (s.data?.link ?? s.data?.pending)?.destroy(`socket error: ${err.message}`);
     },
   };
 }
 
-/** Listen for framed links. `onLink` must attach() synchronously. */
+/**
+ * A TLS link waits for its handshake. Until then it belongs to no one (no pre-login
+ * timer, no admission count): a peer that never finishes the handshake is dropped here.
+ */
+function holdForHandshake(s: Socket<SockData>, link: Link, ms: number, refused: (e: Error) => void): void {
+  s.data = { pending: link };
+  const t = setTimeout(() => {
+    if (s.data?.pending !== link) return;
+    refused(new TlsError("refused", "TLS handshake timed out"));
+    link.destroy("TLS handshake timed out");
+  }, ms);
+  (t as any).unref?.();
+}
+
+/** The handshake is done: let `tls.verify` judge the other end's certificate, then hand the link on or close it. */
+function settleHandshake(s: Socket<SockData>, tls: LinkTls, err: Error | null, ready: (link: Link) => void, refused: (e: Error) => void): void {
+  const link = s.data?.pending;
+  if (!link) return;
+  s.data.pending = undefined;
+  const peer = peerCertOf(s as any);
+  // A far end that is not TLS at all fails before any certificate is seen.
+  const notTls = peer.x509 === null && err && (err as NodeJS.ErrnoException).code === "EPROTO" ? handshakeFailure(err) : null;
+  const refusal = notTls ? notTls.message : tls.verify(peer);
+  if (refusal !== null) {
+    refused(notTls ?? new TlsError("refused", refusal));
+    link.destroy(refusal);
+    return;
+  }
+  link.peerFingerprint = peer.fingerprint;
+  s.data.link = link;
+  ready(link);
+}
+
+/** Listen for framed links, over TLS when `tls` is given. `onLink` must attach() synchronously. */
 export function listenLinks(
   hostname: string,
   port: number,
   opts: LinkOptions,
   onLink: (link: Link) => void,
+  tls?: LinkTls,
 ): TCPSocketListener<SockData> {
-  return Bun.listen<SockData>({ hostname, port, socket: handlers(opts, onLink) });
-}
-
-/** Connect a framed link. Rejects with the OS error (e.g. ECONNREFUSED). */
-export async function connectLink(hostname: string, port: number, opts: LinkOptions, events: LinkEvents): Promise<Link> {
-  const h = handlers(opts, (link) => link.attach(events));
-  const sock = await Bun.connect<SockData>({
+  return Bun.listen<SockData>({
     hostname,
     port,
-    socket: { ...h, connectError() {} },
-    data: {},
+    socket: handlers(opts, onLink, tls),
+    ...(tls ? { tls: bunTls(tls) as any } : {}),
   });
-  return sock.data.link!;
+}
+
+/**
+ * Connect a framed link, over TLS when `tls` is given. Rejects with the OS error
+ * (e.g. ECONNREFUSED) or, with TLS, a TlsError (`not_tls`: the far end answered
+ * in plain TCP; `refused`: verify refused its certificate) — resolving only once
+ * the far end is accepted.
+ */
+export function connectLink(
+  hostname: string,
+  port: number,
+  opts: LinkOptions,
+  events: LinkEvents,
+  tls?: LinkTls,
+): Promise<Link> {
+  return new Promise<Link>((resolve, reject) => {
+    const h = handlers(
+      opts,
+      (link) => {
+        link.attach(events);
+        resolve(link);
+      },
+      tls,
+      reject,
+      !tls,
+    );
+    Bun.connect<SockData>({
+      hostname,
+      port,
+      socket: { ...h, connectError() {} },
+      data: {},
+      ...(tls ? { tls: bunTls(tls) as any } : {}),
+    }).catch(reject);
+  });
 }

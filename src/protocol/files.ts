@@ -1,11 +1,11 @@
 /**
- * File sharing on the wire (SPEC §6 "File sharing"): what a shared file's name may
+ * File sharing on the wire (behaviour.md §6 "File sharing"): what a shared file's name may
  * be, how a file is cut into chunks, and the limits. Both programs use this, so the
  * server's registry and every client agree on chunk boundaries byte for byte.
  * Pure: no I/O.
  */
 
-/** Chunks a file is split into when `register` is given no count (SPEC §6). */
+/** Chunks a file is split into when `register` is given no count (behaviour.md §6). */
 export const DEFAULT_CHUNKS = 10;
 /**
  * Most chunks a file may have. Bounded by the client↔server frame (64 KiB): a

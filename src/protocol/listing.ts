@@ -1,5 +1,5 @@
 /**
- * Replies whose lists may not fit one frame (SPEC §8: every reply fits the frame
+ * Replies whose lists may not fit one frame (behaviour.md §8: every reply fits the frame
  * limit whatever the number of users, files or holders). A long listing goes out as
  * several `reply` messages with the same `id`; all but the last carry `more: true`.
  * The first part carries every field; later parts only `t`, `id`, `code`, `more` and

@@ -31,7 +31,7 @@ export const MAX_PEER_FRAME = 1024 * 1024 + 64;
  * and hand-overs per GiB (bench/README-transfer.md); receivers accept any size up to it.
  */
 export const DATA_PIECE = 1024 * 1024;
-/** Longest message text, in UTF-8 bytes (SPEC §4). */
+/** Longest message text, in UTF-8 bytes (behaviour.md §4). */
 export const MAX_TEXT_BYTES = 4096;
 
 /** `busy`: the server cannot decide now (a cluster's shared state is unreachable); try again later. */
@@ -70,7 +70,8 @@ export type ReplyCode = (typeof REPLY_CODES)[number];
 /** Client → server. Requests carry an `id` the reply echoes. */
 export const C2S = {
   hello: { v: "int", app: "str" },
-  login: { user: "str", pass: "str", peerPort: "int?" },
+  // peerCert: the fingerprint of the certificate the client's peer listener presents (mutual TLS on peer links)
+  login: { user: "str", pass: "str", peerPort: "int?", peerCert: "str?" },
   message: { id: "int", to: "str", text: "str" },
   broadcast: { id: "int", text: "str" },
   whoelse: { id: "int" },
@@ -83,7 +84,7 @@ export const C2S = {
   ack: { upTo: "int" },
   peer_request: { id: "int", user: "str" },
   peer_check: { id: "int", user: "str", token: "str" },
-  // file sharing (SPEC §6): hashes are lower-case hex SHA-256, one per chunk; chunks are 1-based
+  // file sharing (behaviour.md §6): hashes are lower-case hex SHA-256, one per chunk; chunks are 1-based
   file_register: { id: "int", name: "str", size: "int", hashes: "strs", have: "ints?" },
   file_have: { id: "int", name: "str", chunks: "ints" },
   file_search: { id: "int", name: "str" },
@@ -95,6 +96,7 @@ export const S2C = {
   login_result: { code: LOGIN_CODES, user: "str" },
   reply: {
     id: "int", code: REPLY_CODES, users: "strs?", host: "str?", port: "int?", token: "str?", user: "str?",
+    cert: "str?", // peer_request / peer_check: the other client's peer certificate fingerprint, as it gave it at login
     size: "int?", hashes: "strs?", maps: "strs?", // file_search / file_conflict
     more: "bool?", // a listing too long for one frame: more parts with this id follow (listing.ts)
   },
@@ -111,7 +113,7 @@ export const P2P = {
   peer_reject: { reason: "str" }, // callee → caller, then close
   pm: { text: "str" },
   pm_stop: {},
-  // chunk transfer (SPEC §6): the requester picks `req`, the holder's DATA frames carry it as stream id
+  // chunk transfer (behaviour.md §6): the requester picks `req`, the holder's DATA frames carry it as stream id
   chunk_get: { req: "int", name: "str", chunk: "int" }, // requester → holder
   chunk_ok: { req: "int", size: "int" }, // holder → requester: `size` bytes follow in DATA frames
   chunk_none: { req: "int", reason: ["not_held", "bad_name", "busy", "error"] }, // holder → requester: no (more) data
@@ -142,8 +144,8 @@ export const REPLIES = {
   whoelsesince: { users: { users: "strs" } },
   block: { ok: {}, self: {}, invalid_user: {}, already: {}, storage_failure: {} },
   unblock: { ok: {}, self: {}, invalid_user: {}, not_blocked: {}, storage_failure: {} },
-  peer_request: { peer: { host: "str", port: "int", token: "str" }, invalid_user: {}, self: {}, offline: {}, blocked_you: {} },
-  peer_check: { token_ok: {}, token_bad: {} },
+  peer_request: { peer: { host: "str", port: "int", token: "str", cert: "str?" }, invalid_user: {}, self: {}, offline: {}, blocked_you: {} },
+  peer_check: { token_ok: { cert: "str?" }, token_bad: {} },
   logout: { bye: {} },
   file_register: { file_new: {}, file_same: {}, file_conflict: { size: "int", hashes: "strs" }, bad_args: {}, registry_full: {} },
   file_have: { ok: {}, not_found: {}, bad_args: {}, registry_full: {} },
@@ -190,6 +192,10 @@ export function decodeClient(b: Uint8Array): ClientMsg | string {
   // A TCP port: 0 or 70 000 is no address anyone could call (and peers would be told it).
   if (typeof m !== "string" && m.t === "login" && m.peerPort !== undefined && (m.peerPort < 1 || m.peerPort > 65535)) {
     return "login.peerPort: expected a TCP port from 1 to 65535";
+  }
+  // A fingerprint as net/fingerprint.ts writes it: the server hands it on to other clients as it is.
+  if (typeof m !== "string" && m.t === "login" && m.peerCert !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(m.peerCert)) {
+    return "login.peerCert: expected SHA256: and 43 base64 characters";
   }
   return m;
 }

@@ -1,5 +1,5 @@
 /**
- * Caps on connections that have not logged in yet (SPEC §8), per source address
+ * Caps on connections that have not logged in yet (behaviour.md §8), per source address
  * and in total. A connection counts from accept until it logs in or closes; logged-in
  * connections are not capped per address (a whole lab may sit behind one address).
  * Each costs the server a small constant until the pre-login limit closes it

@@ -1,5 +1,5 @@
 /**
- * Offline delivery (SPEC §5, §8): the stored backlog goes out at login in paced
+ * Offline delivery (behaviour.md §5, §8): the stored backlog goes out at login in paced
  * batches, and leaves the store only when acknowledged.
  *
  * - A batch is at most about BATCH_BYTES; the next one is sent when the link has
@@ -15,6 +15,7 @@
  *   (message-rules), so the user sees everything in the order it was sent.
  */
 import type { HubContext, Session } from "./hub-context.ts";
+import { isOutage } from "./cluster/errors.ts";
 import { isPromise, type MaybePromise } from "./maybe.ts";
 import { StoreError, type QueuedMessage } from "./store.ts";
 
@@ -96,13 +97,13 @@ function remove(hub: HubContext, s: Session, upTo: number, done: () => void): vo
     hub,
     () => hub.store.mailbox.ack(s.user!, upTo),
     done,
-    // Not deleted: shown again at the next login (at least once, SPEC §8).
+    // Not deleted: shown again at the next login (at least once, behaviour.md §8).
     (e) => hub.log.debug(`session ${s.sid}: acknowledged messages of ${s.user} not deleted: ${e.message}`),
   );
 }
 
 /** Run a store step; its value goes to `ok`, a StoreError (thrown or rejected) to `failed`; anything else is a bug. */
-function attempt<T>(hub: HubContext, step: () => MaybePromise<T>, ok: (v: T) => void, failed: (e: StoreError) => void): void {
+function attempt<T>(hub: HubContext, step: () => MaybePromise<T>, ok: (v: T) => void, failed: (e: Error) => void): void {
   const bug = (e: unknown) => hub.log.debug(`internal error in offline delivery: ${(e as Error).stack ?? e}`);
   let v: MaybePromise<T>;
   try {
@@ -112,5 +113,6 @@ function attempt<T>(hub: HubContext, step: () => MaybePromise<T>, ok: (v: T) => 
     return failed(e);
   }
   if (!isPromise(v)) return ok(v);
-  v.then(ok, (e) => (e instanceof StoreError ? failed(e) : bug(e))).catch(bug);
+  // Redis unreachable (a cluster) is a failure like a store's: left in the mailbox.
+  v.then(ok, (e) => (e instanceof StoreError || isOutage(e) ? failed(e as Error) : bug(e))).catch(bug);
 }

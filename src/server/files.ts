@@ -1,5 +1,5 @@
 /**
- * The file registry (SPEC §6 "File sharing"): per file its name, size, chunk count
+ * The file registry (behaviour.md §6 "File sharing"): per file its name, size, chunk count
  * and the SHA-256 of every chunk; per chunk which users hold it.
  *
  * Only online users count as holders: the hub calls dropUser() when a session ends,

@@ -6,7 +6,7 @@
 import type { Clock, Timer } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
 import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
-import type { Accounts } from "./accounts.ts";
+import type { Accounts, PasswordVerifier } from "./accounts.ts";
 import type { Presence } from "./presence.ts";
 import type { Store } from "./store.ts";
 import type { Directory, FileIndex, SessionInfo, TokenStore } from "./state.ts";
@@ -36,6 +36,8 @@ export type HubConfig = {
   maxLoginAttempts: number;
   /** Offline messages kept per recipient. */
   maxMailbox: number;
+  /** How hashed passwords are checked (default: Bun.password.verify, off the main thread). */
+  verifyPassword?: PasswordVerifier;
 };
 
 export const DEFAULT_LIMITS = { preLoginMs: 120_000, maxLoginAttempts: 10, maxMailbox: 10_000 };
@@ -52,7 +54,7 @@ export type Session = {
   idleArmed?: boolean;
   /** The hub asked the transport to close this link: ignore whatever still arrives on it. */
   closing?: boolean;
-  /** A request is waiting for the store: what the connection sends meanwhile waits here, in order. */
+  /** A request is waiting (a password hash, the store): what the connection sends meanwhile waits here, in order. */
   held?: ClientMsg[];
   /** The directory entry of this session once logged in. */
   info?: SessionInfo;
@@ -109,8 +111,8 @@ export interface HubContext {
   readonly router?: Router;
   /** Ask the transport to close the session's link; nothing it sends afterwards counts. */
   drop(s: Session): void;
-  /** The directory entry a login of `user` on session `s` claims. */
-  sessionInfo(s: Session, user: string, peerPort: number | undefined): SessionInfo;
+  /** The directory entry a login of `user` on session `s` claims (with the peer listener's port and certificate fingerprint). */
+  sessionInfo(s: Session, user: string, peerPort: number | undefined, peerCert: string | undefined): SessionInfo;
   /** A successful login whose session was claimed: the session becomes `user`'s. */
   enter(s: Session, user: string, info: SessionInfo): void;
   /** Is the session still sending its offline backlog (so new messages must queue behind it)? */

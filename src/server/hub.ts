@@ -1,7 +1,7 @@
 /**
  * The server's rules, as a plain class: fed connection events and decoded
  * messages, it answers through an Outbox. No sockets, no bytes, no real time —
- * so every rule of SPEC §3–§6 is a unit test with a manual clock. The rules
+ * so every rule of behaviour.md §3–§6 is a unit test with a manual clock. The rules
  * themselves live in login-rules, message-rules and peer-rules; the hub keeps
  * sessions, dispatch, presence notices and the inactivity timer.
  */
@@ -11,7 +11,7 @@ import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
 import { Accounts } from "./accounts.ts";
 import type { HubConfig, HubContext, MaybeReply, Outbox, Reply, Router, Session } from "./hub-context.ts";
 import { acknowledge, startDelivery } from "./delivery.ts";
-import { hello, login } from "./login-rules.ts";
+import { hello, login, MAX_HELD as MAX_HELD_PRELOGIN } from "./login-rules.ts";
 import { block, broadcast, message, unblock, whoelse, whoelseSince } from "./message-rules.ts";
 import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
 import { isPromise, type MaybePromise } from "./maybe.ts";
@@ -28,8 +28,6 @@ import { StoreError, type Store } from "./store.ts";
  * benchmark's clients keep 32 in flight.
  */
 export const MAX_HELD = 1024;
-/** The same before the login verdict (a real client sends nothing then). */
-export const MAX_HELD_PRELOGIN = 32;
 
 export { DEFAULT_LIMITS, type HubConfig, type Outbox } from "./hub-context.ts";
 
@@ -39,7 +37,7 @@ export class Hub implements HubContext {
   readonly presence = new Presence();
   /** Who is logged in anywhere, and who was. */
   readonly directory: Directory;
-  /** Shared files and who holds which chunk (SPEC §6); holders are online users only. */
+  /** Shared files and who holds which chunk (behaviour.md §6); holders are online users only. */
   readonly files: FileIndex;
   readonly tokens: TokenStore;
   private sessions = new Map<number, Session>();
@@ -58,7 +56,7 @@ export class Hub implements HubContext {
     /** The other servers of a cluster (absent alone). */
     readonly router?: Router,
   ) {
-    this.accounts = new Accounts(users, clock, cfg.blockMs, shared.lockout);
+    this.accounts = new Accounts(users, clock, cfg.blockMs, cfg.verifyPassword, shared.lockout);
     this.directory = shared.directory;
     this.files = shared.files;
     this.tokens = shared.tokens;
@@ -117,13 +115,15 @@ export class Hub implements HubContext {
   }
 
   private hold(s: Session, msg: ClientMsg): void {
-    const max = s.stage === "in" ? MAX_HELD : MAX_HELD_PRELOGIN;
+    const pre = s.stage !== "in";
+    const max = pre ? MAX_HELD_PRELOGIN : MAX_HELD;
     if (s.held!.length < max) {
       s.held!.push(msg);
       return;
     }
     this.log.debug(`session ${s.sid}: more than ${max} messages waiting, closing`);
-    this.out.send(s.sid, { t: "error", code: "protocol", detail: "too many requests waiting for an answer" });
+    const detail = pre ? "too many messages before the login result" : "too many requests waiting for an answer";
+    this.out.send(s.sid, { t: "error", code: "protocol", detail });
     this.drop(s);
   }
 
@@ -145,7 +145,7 @@ export class Hub implements HubContext {
     const sid = s.sid;
     if (s.stage === "new") return hello(this, s, msg);
     if (s.stage === "hello") return login(this, s, msg);
-    // A peer_check or an ack is the client answering, not a command its user typed (SPEC §5).
+    // A peer_check or an ack is the client answering, not a command its user typed (behaviour.md §5).
     if (msg.t !== "peer_check" && msg.t !== "ack") this.touch(s);
     const user = s.user!;
     switch (msg.t) {
@@ -187,9 +187,10 @@ export class Hub implements HubContext {
     }
   }
 
-  sessionInfo(s: Session, user: string, peerPort: number | undefined): SessionInfo {
+  sessionInfo(s: Session, user: string, peerPort: number | undefined, peerCert: string | undefined): SessionInfo {
     const info: SessionInfo = { node: this.node, sid: s.sid, since: this.clock.now(), host: s.host };
     if (peerPort !== undefined) info.peerPort = peerPort;
+    if (peerCert !== undefined) info.peerCert = peerCert;
     return info;
   }
 
@@ -281,7 +282,7 @@ export class Hub implements HubContext {
     this.announce(user, "out");
   }
 
-  /** A request's answer; a store that failed under it makes it `storage_failure` (SPEC §8). */
+  /** A request's answer; a store that failed under it makes it `storage_failure` (behaviour.md §8). */
   private reply(s: Session, id: number, r: MaybeReply | (() => MaybeReply)): MaybePromise<void> {
     let v: MaybeReply;
     try {

@@ -1,5 +1,5 @@
 /**
- * The stages before login (SPEC §3): the version handshake, then password checks
+ * The stages before login (behaviour.md §3): the version handshake, then password checks
  * with per-connection and per-username limits.
  */
 import { MAX_SERVER_FRAME, SUPPORTED_VERSIONS, type ClientMsg, type ServerMsg } from "../protocol/messages.ts";
@@ -8,6 +8,9 @@ import type { HubContext, Session } from "./hub-context.ts";
 import { isPromise, then, type MaybePromise } from "./maybe.ts";
 import { isOutage } from "./cluster/errors.ts";
 import type { SessionInfo } from "./state.ts";
+
+/** Messages one connection may send while its login is decided (a real client sends none); the hub holds them. */
+export const MAX_HELD = 32;
 
 /** The first frame of a connection must be `hello` in a version this server speaks. */
 export function hello(hub: HubContext, s: Session, msg: ClientMsg): void {
@@ -65,6 +68,8 @@ function claim(hub: HubContext, user: string, info: SessionInfo): MaybePromise<b
 }
 
 function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): MaybePromise<void> {
+  // Gone or closed meanwhile (pre-login timeout, disconnect): the verdict goes nowhere.
+  if (s.stage === "gone" || s.closing) return;
   const result = (code: Extract<ServerMsg, { t: "login_result" }>["code"]) =>
     hub.out.send(s.sid, { t: "login_result", code, user: msg.user });
   if (verdict !== "ok") {
@@ -77,7 +82,7 @@ function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): M
     }
     return;
   }
-  const info = hub.sessionInfo(s, msg.user, msg.peerPort);
+  const info = hub.sessionInfo(s, msg.user, msg.peerPort, msg.peerCert);
   return then(claim(hub, msg.user, info), (claimed) => {
     if (!claimed) {
       result("already_online");

@@ -8,6 +8,8 @@ import { cac, fail, intArg, parseCli, setHelp, UsageError } from "../common/cli.
 import { makeLogger } from "../common/logger.ts";
 import { parseCredentials } from "./accounts.ts";
 import { DEFAULT_ADMISSION } from "./admission.ts";
+import { IdentityError, loadCertAndKey, loadOrCreateIdentity, type Identity } from "../net/identity.ts";
+import { hashPasswordAndExit } from "./hash-password.ts";
 import { DEFAULT_LIMITS } from "./hub.ts";
 import { ChatServer } from "./server.ts";
 import { sqliteStore } from "./sqlite-store.ts";
@@ -33,7 +35,14 @@ cli
     default: DEFAULT_ADMISSION.perAddress,
   })
   .option("--max-prelogin <n>", "Connections not yet logged in allowed in all", { default: DEFAULT_ADMISSION.total })
-  .option("--redis <url>", "Share state with the other servers on this Redis (a cluster; --store is then not used)");
+  .option("--redis <url>", "Share state with the other servers on this Redis (a cluster; --store is then not used)")
+  .option("--identity <file>", "The server's TLS key and certificate, created on first start", {
+    default: "./server-identity.pem",
+  })
+  .option("--tls-cert <file>", "Use this certificate (PEM, e.g. from a CA) instead of the identity file")
+  .option("--tls-key <file>", "The private key of --tls-cert (PEM)")
+  .option("--no-tls", "Serve plain TCP (no encryption)")
+  .option("--hash-password", "Read one password from stdin, print its hash for the credentials file, and exit");
 setHelp(cli, {
   summary: "terminal chat server (accounts, messages, presence, peer-to-peer and file sharing)",
   usage: USAGE,
@@ -47,8 +56,11 @@ setHelp(cli, {
     ["server 4000 60 120 -d --store /var/lib/chat.sqlite", "debug log on stderr, state kept in that file"],
     ["server 4000 10 30 --host 127.0.0.1 --store :memory:", "this machine only, nothing kept"],
     ["server 4000 60 120 --redis redis://10.0.0.5:6379", "one server of a cluster sharing that Redis"],
+    ["server --hash-password", "type a password: prints the line to put after the user name in credentials.txt"],
   ],
 });
+
+if (process.argv.includes("--hash-password")) await hashPasswordAndExit();
 
 const { args, options } = parseCli(cli, process.argv, USAGE);
 let port: number, blockSec: number, timeoutSec: number, loginSec: number, perAddress: number, preloginTotal: number;
@@ -59,11 +71,17 @@ try {
   loginSec = intArg("--login-timeout", options.loginTimeout, 1, 1_000_000);
   perAddress = intArg("--max-prelogin-per-address", options.maxPreloginPerAddress, 1, 1_000_000);
   preloginTotal = intArg("--max-prelogin", options.maxPrelogin, 1, 1_000_000);
-  for (const k of ["credentials", "host", "store", "redis"]) {
-    if (options[k] !== undefined && typeof options[k] !== "string") throw new UsageError(`--${k} needs a value`);
+  for (const k of ["credentials", "host", "store", "redis", "identity", "tlsCert", "tlsKey"]) {
+    if (options[k] !== undefined && typeof options[k] !== "string") throw new UsageError(`--${flagName(k)} needs a value`);
   }
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  if (options.tls === false && options.tlsCert !== undefined) throw new UsageError("--no-tls and --tls-cert exclude each other");
 } catch (e) {
   fail((e as Error).message, 2, USAGE);
+}
+
+function flagName(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 }
 
 const log = makeLogger(!!options.debug, "server");
@@ -117,6 +135,20 @@ function clusterTimes(): Record<string, number> {
   return out;
 }
 
+let identity: Identity | undefined;
+try {
+  identity = options.tls === false ? undefined : await serverIdentity();
+} catch (e) {
+  fail(e instanceof IdentityError ? e.message : `cannot load the TLS identity: ${(e as Error).message}`, 1);
+}
+
+async function serverIdentity(): Promise<Identity> {
+  if (options.tlsCert !== undefined) return loadCertAndKey(options.tlsCert, options.tlsKey);
+  const { identity, created } = await loadOrCreateIdentity(options.identity);
+  log.debug(created ? `created the identity ${options.identity}` : `identity from ${options.identity}`);
+  return identity;
+}
+
 const server = new ChatServer({
   host: options.host,
   port,
@@ -127,6 +159,7 @@ const server = new ChatServer({
   hub: { blockMs: blockSec * 1000, timeoutMs: timeoutSec * 1000, ...DEFAULT_LIMITS, preLoginMs: loginSec * 1000 },
   admission: { perAddress, total: preloginTotal },
   ...(cluster ? { shared: cluster.shared, node: cluster.bus.nodeId, router: busRouter(cluster.bus) } : {}),
+  tls: identity,
 });
 if (cluster) {
   attachHub(cluster.bus, server.hub, () => {
@@ -138,6 +171,8 @@ try {
   const bound = server.start();
   const where = cluster ? `Redis ${redactUrl(options.redis)}, node ${cluster.bus.nodeId}` : `store ${options.store}`;
   log.debug(`listening on ${options.host}:${bound} (${users.size} users, ${where})`);
+  // The one line on stdout (behaviour.md §10): people compare this fingerprint with what clients show.
+  process.stdout.write(`Listening on ${options.host}:${bound} (${identity ? `TLS, fingerprint ${identity.fingerprint}` : "no TLS"})\n`);
 } catch (e) {
   const code = (e as NodeJS.ErrnoException).code;
   fail(code === "EADDRINUSE" ? `port ${port} is already in use` : `cannot listen on port ${port}: ${code ?? (e as Error).message}`, 1);

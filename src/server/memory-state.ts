@@ -44,7 +44,7 @@ export class MemoryLockout implements Lockout {
   }
 }
 
-/** History starts with the process (SPEC §8). */
+/** History starts with the process (behaviour.md §8). */
 export class MemoryDirectory implements Directory {
   private sessions = new Map<string, SessionInfo>();
   private lastLogout = new Map<string, number>();

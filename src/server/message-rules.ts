@@ -1,5 +1,5 @@
 /**
- * Messaging and block lists (SPEC §4): who may reach whom, what is stored for
+ * Messaging and block lists (behaviour.md §4): who may reach whom, what is stored for
  * later, and who is hidden from whom.
  */
 import { MAX_TEXT_BYTES, textBytes } from "../protocol/messages.ts";
@@ -102,7 +102,7 @@ function visibleTo(hub: HubContext, viewer: string, names: string[]): MaybePromi
   return filter(names, (u) => u !== viewer && then(hub.store.blocks.has(u, viewer), (b) => !b));
 }
 
-/** Over the text limit (SPEC §4)? Logged, so -d shows why a text was refused. */
+/** Over the text limit (behaviour.md §4)? Logged, so -d shows why a text was refused. */
 function tooLong(hub: HubContext, from: string, text: string): boolean {
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short texts need no encoding.
   if (text.length * 3 <= MAX_TEXT_BYTES) return false;

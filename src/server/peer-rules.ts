@@ -1,5 +1,5 @@
 /**
- * Peer to peer and file sharing (SPEC §6): giving out addresses and one-time
+ * Peer to peer and file sharing (behaviour.md §6): giving out addresses and one-time
  * tokens, redeeming them, and the chunk registry's requests.
  */
 import type { HubContext, MaybeReply, Reply, Req } from "./hub-context.ts";
@@ -10,27 +10,37 @@ export function peerRequest(hub: HubContext, user: string, m: Req<"peer_request"
   if (m.user === user) return { code: "self", user: m.user };
   // Wherever the callee is logged in (any server of a cluster): its address is in the directory.
   return then(hub.directory.lookup(m.user), (peer): MaybeReply => {
-    // A blocker is hidden: "offline" would leak nothing, but SPEC §6 names the error.
+    // A blocker is hidden: "offline" would leak nothing, but behaviour.md §6 names the error.
     if (!peer || peer.peerPort === undefined) return { code: "offline", user: m.user };
     const port = peer.peerPort;
     return then(hub.store.blocks.has(m.user, user), (blocked): MaybeReply => {
       if (blocked) return { code: "blocked_you", user: m.user };
       return then(hub.tokens.issue(user, m.user), ({ token, evicted }): Reply => {
         if (evicted > 0) hub.log.debug(`${user}: over the peer-token budget, ${evicted} of their oldest tokens dropped`);
-        return { code: "peer", user: m.user, host: peer.host, port, token };
+        // The callee's certificate fingerprint: the caller accepts no other at that address.
+        const cert = peer.peerCert !== undefined ? { cert: peer.peerCert } : {};
+        return { code: "peer", user: m.user, host: peer.host, port, token, ...cert };
       });
     });
   });
 }
 
 export function peerCheck(hub: HubContext, user: string, m: Req<"peer_check">): MaybeReply {
-  return then(hub.tokens.redeem(m.token, m.user, user), (good): Reply => ({ code: good ? "token_ok" : "token_bad", user: m.user }));
+  return then(hub.tokens.redeem(m.token, m.user, user), (good): MaybeReply => {
+    if (!good) return { code: "token_bad", user: m.user };
+    // The caller's certificate fingerprint as it gave it at login (whichever server it
+    // uses): the callee accepts the link only if the caller presented that certificate.
+    return then(hub.directory.lookup(m.user), (caller): Reply => {
+      const cert = caller?.peerCert;
+      return { code: "token_ok", user: m.user, ...(cert !== undefined ? { cert } : {}) };
+    });
+  });
 }
 
 const REGISTER_CODE = { new: "file_new", same: "file_same", full: "registry_full", bad: "bad_args" } as const;
 const HAVE_CODE = { ok: "ok", not_found: "not_found", bad: "bad_args", full: "registry_full" } as const;
 
-/** File sharing (SPEC §6): register, announce held chunks, search. */
+/** File sharing (behaviour.md §6): register, announce held chunks, search. */
 export function fileRequest(hub: HubContext, user: string, m: Req<"file_register" | "file_have" | "file_search">): MaybeReply {
   switch (m.t) {
     case "file_register":
@@ -44,7 +54,7 @@ export function fileRequest(hub: HubContext, user: string, m: Req<"file_register
     case "file_search":
       return then(hub.files.search(m.name), (found): MaybeReply => {
         if (!found) return { code: "not_found" };
-        // Holders who blocked the asker are hidden from them (SPEC §4); the asker is shown if a holder.
+        // Holders who blocked the asker are hidden from them (behaviour.md §4); the asker is shown if a holder.
         const shown = found.users.map((u) => u === user || then(hub.store.blocks.has(u, user), (b) => !b));
         return then(all(shown), (ok): Reply => ({
           code: "file",

@@ -1,9 +1,9 @@
 /**
- * One-time tokens that let a callee check who is calling (SPEC §6): the server
+ * One-time tokens that let a callee check who is calling (behaviour.md §6): the server
  * gives the caller a token bound to (caller, callee); the callee asks the server
  * whether the token a caller presented is good. Each token works once and expires.
  *
- * What one caller can make the server hold is capped in bytes (SPEC §8): a caller
+ * What one caller can make the server hold is capped in bytes (behaviour.md §8): a caller
  * past its budget loses its own oldest outstanding tokens, never anyone else's.
  */
 import { randomBytes } from "node:crypto";

@@ -3,7 +3,8 @@
  * online anywhere (a cluster) and who was (whoelsesince) is the Directory's
  * (state.ts); this map is the local, synchronous view the hot paths use.
  */
-export type Online = { sid: number; since: number; host: string; peerPort?: number };
+/** peerCert: the fingerprint of the user's peer listener certificate, vouched for to callers. */
+export type Online = { sid: number; since: number; host: string; peerPort?: number; peerCert?: string };
 
 export class Presence {
   private online = new Map<string, Online>();

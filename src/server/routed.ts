@@ -1,5 +1,5 @@
 /**
- * The cluster side of the rules (SPEC §11): what arrives from other servers
+ * The cluster side of the rules (behaviour.md §11): what arrives from other servers
  * (direct messages for users logged in here, broadcasts, presence changes), and the
  * cleanup after a server died (its users logged out for everyone, what was on its
  * way to it stored). The events are RoutedEvents carried by the cluster bus.

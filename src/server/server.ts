@@ -8,7 +8,7 @@ import type { Logger } from "../common/logger.ts";
 import { KIND_JSON } from "../protocol/frame.ts";
 import { decodeClient, encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
 import { splitReply } from "../protocol/listing.ts";
-import { Link, listenLinks } from "../net/link.ts";
+import { Link, listenLinks, TLS_HANDSHAKE_MS, type LinkTls } from "../net/link.ts";
 import { Admission, type AdmissionLimits } from "./admission.ts";
 import { Hub, type HubConfig, type Outbox } from "./hub.ts";
 import type { Router } from "./hub-context.ts";
@@ -39,6 +39,8 @@ export type ServerOptions = {
   node?: string;
   /** The other servers of the cluster. */
   router?: Router;
+  /** Serve over TLS with this identity (absent: plain TCP, --no-tls). */
+  tls?: { key: string; cert: string };
 };
 
 export class ChatServer {
@@ -169,8 +171,17 @@ export class ChatServer {
         log.debug(`session ${sid}: connection from ${link.remoteAddress}`);
         this.hub.connect(sid, link.remoteAddress);
       },
+      this.linkTls(),
     );
     return this.listener.port;
+  }
+
+  /** The server proves who it is; clients are not asked for certificates (they log in with passwords). */
+  private linkTls(): LinkTls | undefined {
+    const t = this.opts.tls;
+    // The handshake counts against the pre-login limit too (a connection that never finishes it is closed).
+    const handshakeMs = Math.min(TLS_HANDSHAKE_MS, this.opts.hub.preLoginMs);
+    return t && { key: t.key, cert: t.cert, handshakeMs, verify: () => null };
   }
 
   stop(): void {

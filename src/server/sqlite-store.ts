@@ -1,7 +1,7 @@
 /**
  * The durable store: offline mailbox and block lists in one SQLite file (WAL).
  * Every write is committed before the call returns, so a "stored" reply is only
- * sent once the message is on disk (SPEC §8). A failing statement (disk full,
+ * sent once the message is on disk (behaviour.md §8). A failing statement (disk full,
  * read-only file, I/O error) surfaces as a StoreError with a one-line reason.
  */
 import { Database } from "bun:sqlite";

@@ -9,10 +9,10 @@
 import type { MaybePromise } from "./maybe.ts";
 import type { HaveOutcome, RegisterOutcome, SearchAnswer } from "./files.ts";
 
-/** Consecutive failed logins that block an account (SPEC §3). */
+/** Consecutive failed logins that block an account (behaviour.md §3). */
 export const MAX_FAILURES = 3;
 
-/** The per-username lockout (SPEC §3): counted wherever the attempts are made. */
+/** The per-username lockout (behaviour.md §3): counted wherever the attempts are made. */
 export interface Lockout {
   /** Is the account blocked now? (Checked before an expensive password hash is verified.) */
   isBlocked(user: string): MaybePromise<boolean>;
@@ -54,7 +54,7 @@ export interface Directory {
   seenSince(from: number): MaybePromise<string[]>;
 }
 
-/** One-time peer tokens (SPEC §6): issued through one server, redeemed through any. */
+/** One-time peer tokens (behaviour.md §6): issued through one server, redeemed through any. */
 export interface TokenStore {
   /** A new token for `caller` to call `callee`, and how many of the caller's own were evicted for it (byte budget). */
   issue(caller: string, callee: string): MaybePromise<{ token: string; evicted: number }>;
@@ -62,7 +62,7 @@ export interface TokenStore {
   redeem(token: string, caller: string, callee: string): MaybePromise<boolean>;
 }
 
-/** The chunk registry (SPEC §6); see files.ts for the rules and the byte caps. */
+/** The chunk registry (behaviour.md §6); see files.ts for the rules and the byte caps. */
 export interface FileIndex {
   register(user: string, name: string, size: number, hashes: string[], have?: number[]): MaybePromise<RegisterOutcome>;
   have(user: string, name: string, chunks: number[]): MaybePromise<HaveOutcome>;

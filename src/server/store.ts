@@ -18,7 +18,7 @@ export type QueuedMessage = StoredMessage & { seq: number };
 export class StoreError extends Error {}
 
 /**
- * Offline messages, kept until the recipient's client acknowledges them (SPEC §8):
+ * Offline messages, kept until the recipient's client acknowledges them (behaviour.md §8):
  * delivery peeks, the client's ack deletes.
  */
 export interface Mailbox {

@@ -1,5 +1,5 @@
 /**
- * SPEC §4 "Blocking means": if B blocked A, A's messages and broadcasts never
+ * behaviour.md §4 "Blocking means": if B blocked A, A's messages and broadcasts never
  * reach B, B's login and logout are not announced to A, and B is hidden from A's
  * whoelse and whoelsesince. A is never told it was blocked.
  */

@@ -3,7 +3,8 @@
  * ./server processes sharing it (--redis), each on its own port. Clients log in to
  * whichever node a test names. Everything is ended by PID by cleanup() and stopAllRedis().
  */
-import { startServer, type ServerProc } from "./harness.ts";
+import { join } from "node:path";
+import { startServer, tempDir, type ServerProc } from "./harness.ts";
 import { startRedis, type RedisServer } from "./redis.ts";
 
 export type Cluster = { redis: RedisServer; nodes: ServerProc[] };
@@ -15,6 +16,9 @@ export async function startCluster(n: number, opts: { block?: number; timeout?: 
   const redis = await startRedis();
   const nodes: ServerProc[] = [];
   const env = { CHAT_CLUSTER_TIMES: opts.times ?? TEST_TIMES };
-  for (let i = 0; i < n; i++) nodes.push(await startServer({ ...opts, env, extra: ["--redis", redis.url, ...(opts.extra ?? [])] }));
+  // One identity for every node (made by the first): clients pin one server, whichever node answers.
+  const identity = join(tempDir("chat-cluster-"), "server-identity.pem");
+  const extra = ["--redis", redis.url, "--identity", identity, ...(opts.extra ?? [])];
+  for (let i = 0; i < n; i++) nodes.push(await startServer({ ...opts, env, extra }));
   return { redis, nodes };
 }

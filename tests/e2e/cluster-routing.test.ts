@@ -1,5 +1,5 @@
 /**
- * SPEC §11 between users of different servers: three ./server processes on one
+ * behaviour.md §11 between users of different servers: three ./server processes on one
  * redis-server, clients spread over them. Messages, broadcasts (skipping blockers),
  * presence, whoelse, private messaging (peer tokens issued by one server, redeemed
  * through another); a server killed (its users logged out for everyone within 15 s,

@@ -1,5 +1,5 @@
 /**
- * SPEC §11 through the compiled programs: servers sharing one Redis (--redis) are
+ * behaviour.md §11 through the compiled programs: servers sharing one Redis (--redis) are
  * one service for what lives in shared state — one session per user, the lockout,
  * offline messages, block lists, whoelse and whoelsesince — whichever server each
  * client uses.

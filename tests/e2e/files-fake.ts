@@ -12,7 +12,8 @@
  *   bigger announces (chunk_ok) and sends 4096 bytes more than the chunk: the real bytes, then garbage
  *   overflow announces the right size, then sends the real bytes and 4096 more in one frame
  * It prints `ready` once registered. Peer handshakes are accepted without a token
- * check (a test double, not a client).
+ * or certificate check (a test double, not a client); it presents the certificate
+ * its login gave the server, so real callers accept it.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -21,7 +22,7 @@ import type { Socket } from "bun";
 import { chunkCount, chunkRange } from "../../src/protocol/files.ts";
 import { encodeDataFrame, FrameDecoder, KIND_JSON } from "../../src/protocol/frame.ts";
 import { DATA_PIECE, encodeMessage, MAX_PEER_FRAME } from "../../src/protocol/messages.ts";
-import { RawConn, rawRequest } from "./rawconn.ts";
+import { RawConn, rawPeerIdentity, rawRequest } from "./rawconn.ts";
 
 const [portArg, user, file, mode, chunksArg] = process.argv.slice(2);
 const MODES = ["liar", "stall", "bigger", "overflow"];
@@ -91,9 +92,12 @@ function onMessage(s: Socket<Peer>, m: any): void {
   }
 }
 
+// Peer links are mutual TLS: present the certificate the login gives the server (rawPeerIdentity's).
+const id = await rawPeerIdentity();
 const listener = Bun.listen<Peer>({
   hostname: "127.0.0.1",
   port: 0,
+  tls: { key: id.key, cert: id.cert, requestCert: true, rejectUnauthorized: false },
   socket: {
     open(s) {
       s.data = { decoder: new FrameDecoder(MAX_PEER_FRAME), queue: [], greeted: false };

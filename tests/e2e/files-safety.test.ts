@@ -1,5 +1,5 @@
 /**
- * Downloads that are safe for the downloader's disk (SPEC §6, §8), with the real
+ * Downloads that are safe for the downloader's disk (behaviour.md §6, §8), with the real
  * ./server and ./client: a registrant lying about the size, holders sending more
  * than a chunk, a link planted at the .part path, leftovers of interrupted steps,
  * and names too long for the files the client derives from them.

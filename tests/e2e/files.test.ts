@@ -1,5 +1,5 @@
 /**
- * SPEC §6 "File sharing", end to end with the real ./server and ./client: register,
+ * behaviour.md §6 "File sharing", end to end with the real ./server and ./client: register,
  * searchFile, searchChunk, `private <user> download <name> <chunk>` and `download`,
  * on random files in temp folders. Lying and dying holders are protocol-level
  * doubles (files-fake.ts) run as their own processes.
@@ -23,7 +23,7 @@ afterEach(async () => {
   await cleanup();
 });
 
-/** SPEC §6 texts, spelled out on purpose (not imported from src): the tests pin the wording. */
+/** behaviour.md §6 texts, spelled out on purpose (not imported from src): the tests pin the wording. */
 const F = {
   registered: (n: string, b: number, c: number) => `File ${n} registered (${b} bytes, ${c} chunks)`,
   already: (n: string) => `File ${n} already registered; your chunks are now available`,
@@ -77,7 +77,7 @@ async function run(c: ClientProc, cmd: string, ms = 15_000): Promise<string[]> {
   return (await outputOf(c, cmd, ms)).filter((l) => !/ logged (in|out)$|^Private messaging with \S+ ended$/.test(l));
 }
 
-describe("file sharing (SPEC §6)", () => {
+describe("file sharing (behaviour.md §6)", () => {
   test("register, private download of chunks 1-3, searchChunk shows both holders, swarm download from more than one holder gets the exact bytes, resume", async () => {
     const s = await startServer();
     const { hans, luke, yoda, vader } = await sharers(s.port, ["hans", "luke", "yoda", "vader"]);

@@ -1,5 +1,5 @@
 /**
- * SPEC §8 bad input: garbage, oversized, truncated and out-of-order frames,
+ * behaviour.md §8 bad input: garbage, oversized, truncated and out-of-order frames,
  * floods and silent connections. For each, the offending connection gets an
  * error or is dropped, the -d log says why, and everyone else is served.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §4 and §8: one test per server limit (docs/limits.md), each asserting the
+ * behaviour.md §4 and §8: one test per server limit (docs/limits.md), each asserting the
  * error the client gets or the disconnect, and the line the -d log shows.
  * Raw frames (rawconn.ts) so each limit is hit exactly, not through the client.
  */

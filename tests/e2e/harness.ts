@@ -132,13 +132,18 @@ export async function startServer(
   opts: { block?: number; timeout?: number; store?: string; extra?: string[]; port?: number; credentials?: string; env?: Record<string, string> } = {},
 ): Promise<ServerProc> {
   requireBinaries();
+  // Its TLS identity in a folder of its own (not the repository), unless the test says where.
+  const extra = opts.extra ?? [];
+  const ownIdentity = ["--identity", "--tls-cert", "--no-tls"].some((o) => extra.includes(o));
+  const identity = ownIdentity ? [] : ["--identity", join(tempDir("chat-server-"), "server-identity.pem")];
   for (let attempt = 0; ; attempt++) {
     const port = opts.port ?? (await freePort());
     const proc = Bun.spawn(
       [
         SERVER_BIN, String(port), String(opts.block ?? 2), String(opts.timeout ?? 30),
         "-d", "--host", "127.0.0.1", "--credentials", opts.credentials ?? CREDENTIALS, "--store", opts.store ?? ":memory:",
-        ...(opts.extra ?? []),
+        ...identity,
+        ...extra,
       ],
       { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: ROOT, env: { ...process.env, ...opts.env } },
     );
@@ -158,6 +163,8 @@ export async function startServer(
 
 export type ClientProc = {
   proc: Subprocess<"pipe", "pipe", "pipe">;
+  /** Its working folder, also its HOME (XDG_CONFIG_HOME is its .config). */
+  home: string;
   out: Lines;
   err: Lines;
   send(line: string): void;
@@ -167,16 +174,19 @@ export type ClientProc = {
 
 export function startClient(port: number, extra: string[] = [], env: Record<string, string> = {}): ClientProc {
   requireBinaries();
+  const home = tempDir("chat-client-");
   const proc = Bun.spawn([CLIENT_BIN, "127.0.0.1", String(port), ...extra], {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
-    cwd: tempDir("chat-client-"),
-    env: { ...process.env, NO_COLOR: "1", ...env },
+    cwd: home,
+    // Its own home: known_servers (trust on first use) is written there, never in the real one.
+    env: { ...process.env, NO_COLOR: "1", HOME: home, XDG_CONFIG_HOME: join(home, ".config"), ...env },
   });
   live.add(proc);
   return {
     proc,
+    home,
     out: new Lines(proc.stdout),
     err: new Lines(proc.stderr),
     send(line: string) {
@@ -236,7 +246,10 @@ export async function loginAll<U extends string>(port: number, users: U[], debug
 
 /** Run a command-line program to completion and collect its output. */
 export async function runToEnd(cmd: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
-  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env });
+  // A home of its own unless told (a client run here must not write the real known_servers).
+  const home = tempDir("chat-run-");
+  const env = opts.env ?? { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, ".config") };
+  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: opts.cwd ?? ROOT, env });
   live.add(proc);
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),

@@ -1,5 +1,5 @@
 /**
- * SPEC §3: every row of the login table, the per-username lockout (across
+ * behaviour.md §3: every row of the login table, the per-username lockout (across
  * connections), its duration, and the reset on success.
  */
 import { afterEach, expect, test } from "bun:test";

@@ -1,5 +1,5 @@
 /**
- * SPEC §5, §8 through the compiled programs: offline messages leave the store only
+ * behaviour.md §5, §8 through the compiled programs: offline messages leave the store only
  * when the client acknowledges them, so a connection reset or a killed server
  * loses none; the backlog is paced (a recipient that does not read costs the
  * server little); a store that cannot write is an error reply; the store file is

@@ -1,5 +1,5 @@
 /**
- * SPEC §4: the commands after login — message, broadcast, whoelse, whoelsesince,
+ * behaviour.md §4: the commands after login — message, broadcast, whoelse, whoelsesince,
  * block/unblock, logout, help, invalid commands and usage errors — with their exact
  * texts; offline delivery (§5) and control-character stripping.
  */
@@ -175,7 +175,7 @@ test("control characters in texts are stripped before display", async () => {
   expect(await luke.out.waitFor(/^hans: /)).toBe("hans: bold");
 
   // A line break inside a text cannot be typed; a scripted client sends one (CR, LF, TAB, ESC c).
-  const yoda = await ServerSession.connect("127.0.0.1", port);
+  const yoda = await ServerSession.connect("127.0.0.1", port, undefined, { verify: () => null });
   try {
     expect(await yoda.login("yoda", "wise")).toBe("ok");
     const r = await yoda.request({ t: "message", to: "luke", text: "over\rwrite\nfake: line\t\u001bcend" });

@@ -1,5 +1,5 @@
 /**
- * SPEC §6 "a peer connection must prove who is calling", attacked over raw TCP:
+ * behaviour.md §6 "a peer connection must prove who is calling", attacked over raw TCP:
  * forged and replayed tokens at a client's peer port are rejected and the client
  * keeps working; a blocked caller is given no address; a peer killed with SIGKILL
  * mid-session is noticed by the other side.
@@ -9,7 +9,9 @@ import { encodeFrame, KIND_JSON } from "../../src/protocol/frame.ts";
 import { cleanup, loginAll, loginClient, startServer } from "./harness.ts";
 import { expectReply, outputOf } from "./helpers.ts";
 import { P, allShown, expectQuiet, peerPortOf, waitAll } from "./p2pkit.ts";
-import { closeAllRaw, RawConn, rawRequest } from "./rawconn.ts";
+import { createIdentity } from "../../src/net/identity.ts";
+import { T } from "../../src/client/texts.ts";
+import { closeAllRaw, RawConn, rawPeerIdentity, rawRequest } from "./rawconn.ts";
 
 afterEach(async () => {
   closeAllRaw();
@@ -28,7 +30,17 @@ async function expectRejected(port: number, hello: Record<string, unknown>): Pro
   c.destroy();
 }
 
-describe("peer port: who is calling must be proved (SPEC §6)", () => {
+/** Like expectRejected, presenting another certificate. */
+async function expectRejectedWith(port: number, hello: Record<string, unknown>, identity: Awaited<ReturnType<typeof createIdentity>>): Promise<void> {
+  const c = await RawConn.openPeer(port, { identity });
+  c.send(hello);
+  const r = await c.waitFor(() => true, 5000).catch((e) => ({ t: `<${(e as Error).message}>` }));
+  expect(r.t).toBe("peer_reject");
+  expect(await c.closedWithin(3000)).toBe(true);
+  c.destroy();
+}
+
+describe("peer port: who is calling must be proved (behaviour.md §6)", () => {
   test("forged handshakes and junk at a client's peer port are rejected; the client shows nothing and keeps working", async () => {
     const s = await startServer();
     const { hans, luke } = await loginAll(s.port, ["hans", "luke"], ["luke"]);
@@ -61,6 +73,15 @@ describe("peer port: who is calling must be proved (SPEC §6)", () => {
       c.sendBytes(junk);
       expect(await c.closedWithin(3000)).toBe(true);
       expect(c.received.filter((m) => m.t === "peer_welcome")).toEqual([]);
+      c.destroy();
+    }
+
+    // Callers that do not do mutual TLS: plain TCP, and TLS without a certificate.
+    for (const opts of [{ plain: true }, { identity: null }]) {
+      const c = await RawConn.openPeer(port, opts);
+      c.send({ t: "peer_hello", v: 1, from: "hans", token: "x" });
+      expect(await c.closedWithin(3000)).toBe(true);
+      expect(c.received.filter((m) => m.t === "peer_welcome" || m.t === "peer_reject")).toEqual([]);
       c.destroy();
     }
 
@@ -147,6 +168,54 @@ describe("peer port: who is calling must be proved (SPEC §6)", () => {
     expect(await again.waitFor(() => true)).toEqual({ t: "peer_welcome", user: "luke" });
   });
 
+  test("a valid token stolen by someone with a certificate of their own is refused (the callee checks the caller's certificate)", async () => {
+    const s = await startServer();
+    const luke = await loginClient(s.port, "luke", ["-d"]);
+    const lukePort = await peerPortOf(luke);
+    const hans = await RawConn.login(s.port, "hans", { peerPort: 1 }); // peerCert: rawPeerIdentity's
+    await luke.out.waitFor("hans logged in");
+    const grant = await rawRequest(hans, { t: "peer_request", user: "luke" });
+    expect(grant.code).toBe("peer");
+    // The thief has the token (and hans's name) but not hans's key.
+    const thief = await createIdentity("thief");
+    await expectRejectedWith(lukePort, { t: "peer_hello", v: 1, from: "hans", token: grant.token }, thief);
+    await luke.err.waitFor(/peer link from .* rejected: certificate SHA256:\S+ of "hans" is not the one the server vouches for/);
+    await expectQuiet(luke);
+    expect(luke.out.seen.filter((l) => l.includes("private"))).toEqual([]);
+    // With hans's own certificate a fresh token works.
+    const t2 = (await rawRequest(hans, { t: "peer_request", user: "luke" })).token;
+    const real = await RawConn.openPeer(lukePort);
+    real.send({ t: "peer_hello", v: 1, from: "hans", token: t2 });
+    expect(await real.waitFor(() => true)).toEqual({ t: "peer_welcome", user: "luke" });
+  });
+
+  test("a fake callee at the right port with the wrong certificate is refused by the caller before anything is sent", async () => {
+    const s = await startServer();
+    // The fake listens where "luke" said its peer port is, with a certificate that is not the one luke gave.
+    const impostor = await createIdentity("impostor");
+    let received = 0;
+    const fake = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { key: impostor.key, cert: impostor.cert, requestCert: true, rejectUnauthorized: false },
+      socket: {
+        data: (_s, chunk) => void (received += chunk.byteLength),
+      },
+    });
+    try {
+      const luke = await RawConn.login(s.port, "luke", { peerPort: fake.port, peerCert: (await rawPeerIdentity()).fingerprint });
+      const hans = await loginClient(s.port, "hans", ["-d"]);
+      await expectReply(hans, "startprivate luke", T.peerUnreachable("luke"));
+      await hans.err.waitFor(/peer link refused: certificate SHA256:\S+ is not the one the server vouched for/);
+      // The log line above shows the fake's certificate reached the caller; not one byte of
+      // the protocol crossed (no peer_hello, so no token for the impostor).
+      expect(received).toBe(0);
+      luke.destroy();
+    } finally {
+      fake.stop(true);
+    }
+  });
+
   test("a caller the callee has blocked is given no address and no token", async () => {
     const s = await startServer();
     const luke = await loginClient(s.port, "luke");
@@ -169,7 +238,7 @@ describe("peer port: who is calling must be proved (SPEC §6)", () => {
   });
 });
 
-describe("a peer killed mid-session (SPEC §6, §8)", () => {
+describe("a peer killed mid-session (behaviour.md §6, §8)", () => {
   test("SIGKILL: the callee and the caller of the dead client are told, `private` says it is gone, both keep working", async () => {
     const s = await startServer();
     const { hans, yoda, luke } = await loginAll(s.port, ["hans", "yoda", "luke"]);

@@ -1,8 +1,8 @@
 /**
- * SPEC §6 peer to peer, as users see it, with real ./server and ./client processes:
+ * behaviour.md §6 peer to peer, as users see it, with real ./server and ./client processes:
  * sample interaction 7 of the reference assignment, every error text of the table,
  * stopprivate on both sides, a session opened before a block, sessions ended by
- * logout and by timeout, and private chat counting as activity (SPEC §5).
+ * logout and by timeout, and private chat counting as activity (behaviour.md §5).
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { cleanup, loginAll, startServer } from "./harness.ts";
@@ -11,7 +11,7 @@ import { P, allShown, expectQuiet, waitAll } from "./p2pkit.ts";
 
 afterEach(cleanup);
 
-describe("private messaging (SPEC §6)", () => {
+describe("private messaging (behaviour.md §6)", () => {
   test("sample interaction 7: private before startprivate, startprivate, both directions, a server message in between, logout seen by others", async () => {
     const s = await startServer();
     const { hans, yoda, luke } = await loginAll(s.port, ["hans", "yoda", "luke"]);
@@ -177,7 +177,7 @@ describe("private messaging (SPEC §6)", () => {
   });
 });
 
-describe("private messaging and the inactivity timeout (SPEC §5, §6)", () => {
+describe("private messaging and the inactivity timeout (behaviour.md §5, §6)", () => {
   test("a timed-out user's sessions end: the peer is told and `private` says the user is gone", async () => {
     const s = await startServer({ timeout: 2 });
     const { hans, luke } = await loginAll(s.port, ["hans", "luke"]);

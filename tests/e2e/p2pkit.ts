@@ -4,7 +4,7 @@
 import { expect } from "bun:test";
 import type { ClientProc, Lines } from "./harness.ts";
 
-/** SPEC §6 texts, spelled out here on purpose (not imported from src): the tests pin the wording. */
+/** behaviour.md §6 texts, spelled out here on purpose (not imported from src): the tests pin the wording. */
 export const P = {
   started: (u: string) => `Start private messaging with ${u}`,
   chat: (from: string, text: string) => `${from}(private): ${text}`,

@@ -1,5 +1,5 @@
 /**
- * SPEC §8 "no unbounded memory", at a client's peer port: unauthenticated callers
+ * behaviour.md §8 "no unbounded memory", at a client's peer port: unauthenticated callers
  * announcing big frames and then trickling cannot make the client hold them (the
  * frame limit is 4 KiB until the handshake is done), and at most 16 of them wait
  * for a handshake at a time. The client keeps working meanwhile.

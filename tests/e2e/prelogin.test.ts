@@ -1,5 +1,5 @@
 /**
- * SPEC §8, before login: what a connection that has not logged in costs the server
+ * behaviour.md §8, before login: what a connection that has not logged in costs the server
  * is bounded whatever it sends, and such connections are capped per source address
  * and in total (docs/limits.md). Raw frames (rawconn.ts), so each byte goes out as
  * the test means it. Loads are bounded in count and time.

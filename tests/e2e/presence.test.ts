@@ -1,5 +1,5 @@
 /**
- * SPEC §5: login/logout announcements, the inactivity timeout (receiving is not
+ * behaviour.md §5: login/logout announcements, the inactivity timeout (receiving is not
  * activity; every typed command is, even those the client handles itself), losing
  * the server, and end of input.
  */

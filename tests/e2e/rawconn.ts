@@ -30,7 +30,17 @@ import {
   PROTOCOL_VERSION,
   type ServerMsg,
 } from "../../src/protocol/messages.ts";
+import { createIdentity, type Identity } from "../../src/net/identity.ts";
 import { PASSWORDS } from "./harness.ts";
+
+let shared: Promise<Identity> | null = null;
+/**
+ * The peer identity raw connections use unless told otherwise: raw logins give its
+ * fingerprint as their peerCert, raw peer links present it (peer links are mutual TLS).
+ */
+export function rawPeerIdentity(): Promise<Identity> {
+  return (shared ??= createIdentity("raw test peer"));
+}
 
 const utf8 = new TextEncoder();
 
@@ -104,14 +114,26 @@ export class RawConn<M extends { t: string }> {
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
-  /** A connection to the server at `port` (nothing sent yet). */
-  static open(port: number, host = "127.0.0.1"): Promise<RawConn<ServerMsg>> {
-    return RawConn.connect(SERVER, port, host);
+  /**
+   * A connection to the server at `port` (nothing sent yet): over TLS, as the
+   * server serves by default (its certificate is not checked here), unless `plain`.
+   */
+  static open(port: number, host = "127.0.0.1", plain = false): Promise<RawConn<ServerMsg>> {
+    return RawConn.connect(SERVER, port, host, plain ? undefined : {});
   }
 
-  /** A connection to a client's peer port (nothing sent yet). */
-  static openPeer(port: number, host = "127.0.0.1"): Promise<RawConn<RawMsg>> {
-    return RawConn.connect(PEER, port, host);
+  /**
+   * A connection to a client's peer port (nothing sent yet), over TLS presenting
+   * `identity` (default rawPeerIdentity(); null: no certificate), or plain TCP with `plain`.
+   */
+  static async openPeer(
+    port: number,
+    opts: { host?: string; identity?: Identity | null; plain?: boolean } = {},
+  ): Promise<RawConn<RawMsg>> {
+    const host = opts.host ?? "127.0.0.1";
+    if (opts.plain) return RawConn.connect(PEER, port, host);
+    const id = opts.identity === undefined ? await rawPeerIdentity() : opts.identity;
+    return RawConn.connect(PEER, port, host, id ? { key: id.key, cert: id.cert } : {});
   }
 
   /** Open a server connection, say hello and wait for hello_ok. */
@@ -124,24 +146,44 @@ export class RawConn<M extends { t: string }> {
   }
 
   /**
-   * Open, hello, log `user` in (with the shipped password unless `pass` is given, and
-   * `peerPort` if given); throws unless the login is `ok`.
+   * Open, hello, log `user` in (with the shipped password unless `pass` is given,
+   * `peerPort` if given, and a peerCert); throws unless the login is `ok`.
    */
-  static async login(port: number, user: string, opts: { pass?: string; peerPort?: number } = {}): Promise<RawConn<ServerMsg>> {
+  static async login(
+    port: number,
+    user: string,
+    opts: { pass?: string; peerPort?: number; peerCert?: string | null } = {},
+  ): Promise<RawConn<ServerMsg>> {
     const c = await RawConn.hello(port);
     const peer = opts.peerPort === undefined ? {} : { peerPort: opts.peerPort };
-    c.send({ t: "login", user, pass: opts.pass ?? PASSWORDS[user]!, ...peer });
+    // Its peer certificate, as a client gives it (rawPeerIdentity's unless told otherwise; null: none).
+    const cert = opts.peerCert === undefined ? (await rawPeerIdentity()).fingerprint : opts.peerCert;
+    c.send({ t: "login", user, pass: opts.pass ?? PASSWORDS[user]!, ...peer, ...(cert ? { peerCert: cert } : {}) });
     const m = await c.waitFor("login_result");
     if (m.t !== "login_result" || m.code !== "ok") throw new Error(`login ${user}: ${JSON.stringify(m)}`);
     return c;
   }
 
-  private static async connect<M extends { t: string }>(far: FarEnd<M>, port: number, host: string): Promise<RawConn<M>> {
+  /**
+   * `tls`: speak TLS, presenting `key`/`cert` if given; resolves only once the
+   * handshake is done (Bun opens the socket before it, and bytes written then are
+   * not what a test means to measure).
+   */
+  private static async connect<M extends { t: string }>(
+    far: FarEnd<M>,
+    port: number,
+    host: string,
+    tls?: { key?: string; cert?: string },
+  ): Promise<RawConn<M>> {
     const c = new RawConn(far);
+    let handshaken!: () => void;
+    const ready = new Promise<void>((r) => (handshaken = r));
     c.sock = await Bun.connect<undefined>({
       hostname: host,
       port,
+      ...(tls ? { tls: { ...tls, rejectUnauthorized: false } } : {}),
       socket: {
+        handshake: () => handshaken(),
         data: (_s, chunk) => c.onData(chunk),
         drain: () => c.flush(),
         close: () => c.onClose(),
@@ -154,6 +196,7 @@ export class RawConn<M extends { t: string }> {
       },
     });
     open.add(c);
+    if (tls) await Promise.race([ready, c.done]);
     return c;
   }
 

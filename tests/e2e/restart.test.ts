@@ -1,5 +1,5 @@
 /**
- * SPEC §8 durability: offline messages and block lists live in the SQLite store
+ * behaviour.md §8 durability: offline messages and block lists live in the SQLite store
  * (--store) and survive both a kill -9 and a clean stop of the server. A message
  * whose sender was told "stored" is on disk before that reply: the server is
  * killed the instant the reply is shown.

@@ -11,6 +11,7 @@
  * Every process started here is killed by PID in `killPtys()` (call it from afterEach).
  */
 import { expect } from "bun:test";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { Terminal as Screen } from "@xterm/headless";
 import { CLIENT_BIN, PASSWORDS, tempDir, WELCOME } from "./harness.ts";
@@ -46,9 +47,13 @@ export class Pty {
     const cols = opts.cols ?? 80;
     const rows = opts.rows ?? 24;
     this.screen = new Screen({ cols, rows, allowProposedApi: true });
+    const cwd = opts.cwd ?? tempDir("chat-tty-");
+    const env = { ...(opts.env ?? ttyEnv()) };
+    // A home of its own (known_servers is written there), unless the test chose one.
+    if (env.HOME === process.env.HOME) Object.assign(env, { HOME: cwd, XDG_CONFIG_HOME: join(cwd, ".config") });
     this.proc = Bun.spawn(cmd, {
-      cwd: opts.cwd ?? tempDir("chat-tty-"),
-      env: opts.env ?? ttyEnv(),
+      cwd,
+      env,
       terminal: {
         cols,
         rows,

@@ -1,5 +1,5 @@
 /**
- * SPEC §8: what one user can make the server hold is capped in bytes, so no user
+ * behaviour.md §8: what one user can make the server hold is capped in bytes, so no user
  * can exhaust memory or evict others' state (docs/limits.md). Raw frames, against
  * the real server; each cap reached by one user, then another user served.
  */

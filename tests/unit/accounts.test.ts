@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ManualClock } from "../../src/common/clock.ts";
 import { Accounts, MAX_FAILURES, parseCredentials } from "../../src/server/accounts.ts";
+import { typeInto } from "../../src/server/hash-password.ts";
 
 const malformed = (line: number) => `credentials line ${line} is malformed (expected "username password"), skipped`;
 const repeats = (line: number, user: string) => `credentials line ${line} repeats user ${user}, skipped`;
@@ -180,5 +181,16 @@ describe("Accounts", () => {
   test("an empty password is just a wrong password", () => {
     const { acc } = make();
     expect(acc.attempt("hans", "")).toBe("bad_password");
+  });
+});
+
+describe("--hash-password input", () => {
+  test("a line ends at Enter or Ctrl-D; Backspace removes a character; Ctrl-C abandons it", () => {
+    expect(typeInto("", "sesame\n")).toEqual({ text: "sesame", done: true, cancelled: false });
+    expect(typeInto("", "sesam\r")).toEqual({ text: "sesam", done: true, cancelled: false });
+    expect(typeInto("ses", "ame")).toEqual({ text: "sesame", done: false, cancelled: false });
+    expect(typeInto("", "sesamx\u007fe\u0004")).toEqual({ text: "sesame", done: true, cancelled: false });
+    expect(typeInto("", "\b\bab\bc\n").text).toBe("ac");
+    expect(typeInto("secret", "\u0003").cancelled).toBe(true);
   });
 });

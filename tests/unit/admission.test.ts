@@ -1,4 +1,4 @@
-/** SPEC §8: connections not yet logged in are capped per source address and in total. */
+/** behaviour.md §8: connections not yet logged in are capped per source address and in total. */
 import { expect, test } from "bun:test";
 import { Admission } from "../../src/server/admission.ts";
 

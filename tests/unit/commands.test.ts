@@ -2,7 +2,7 @@
  * The client's command parser (parseCommand): every command parsed into its fields,
  * every usage error with its exact text, white space, unknown commands, blank lines
  * and the numeric arguments. The texts are spelled out here on purpose (not imported
- * from src/client/texts.ts): the tests pin the wording users see (SPEC §4 and §6).
+ * from src/client/texts.ts): the tests pin the wording users see (behaviour.md §4 and §6).
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";

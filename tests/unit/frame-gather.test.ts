@@ -1,5 +1,5 @@
 /**
- * What a frame that arrives in pieces costs the decoder (SPEC §8: the cost of a
+ * What a frame that arrives in pieces costs the decoder (behaviour.md §8: the cost of a
  * connection before login is bounded by a small constant whatever the sender does).
  * The bytes of an incomplete frame are gathered into one buffer that grows with what
  * has arrived: not one array per read, and not what the header promises.

@@ -1,5 +1,5 @@
 /**
- * Acknowledged offline delivery (SPEC §5, §8) and store failures, on the pure hub:
+ * Acknowledged offline delivery (behaviour.md §5, §8) and store failures, on the pure hub:
  * manual clock, memory store, fake outbox whose links drain only when the test says.
  */
 import { describe, expect, test } from "bun:test";

@@ -1,5 +1,5 @@
 /**
- * Listings too long for one frame (SPEC §8): splitReply cuts them at the byte limit,
+ * Listings too long for one frame (behaviour.md §8): splitReply cuts them at the byte limit,
  * ReplyGatherer puts them back together.
  */
 import { describe, expect, test } from "bun:test";

@@ -1,5 +1,5 @@
 /**
- * SPEC §8: outstanding peer tokens are capped in bytes per caller; a caller's flood
+ * behaviour.md §8: outstanding peer tokens are capped in bytes per caller; a caller's flood
  * evicts only that caller's own oldest tokens, never anyone else's.
  */
 import { describe, expect, test } from "bun:test";

@@ -1,5 +1,5 @@
 /**
- * SPEC §8: what one user can make the server hold in the file registry is capped in
+ * behaviour.md §8: what one user can make the server hold in the file registry is capped in
  * bytes, and the global cap is one no single user can fill.
  */
 import { describe, expect, test } from "bun:test";

@@ -1,5 +1,5 @@
 /**
- * File sharing for the command loop (SPEC §6): register, searchFile, searchChunk,
+ * File sharing for the command loop (behaviour.md §6): register, searchFile, searchChunk,
  * `private <user> download <name> <chunk>` and `download <name>`. Built at login: it
  * reads the files folder, announces what it holds, and from then on every peer link
  * serves our chunks (links.ts). See docs/file-sharing.md.

@@ -1,5 +1,5 @@
 /**
- * `register <path> [chunks]` (SPEC §6): hash the file, copy it into the files folder
+ * `register <path> [chunks]` (behaviour.md §6): hash the file, copy it into the files folder
  * (unless it or an identical copy is there), and register it with the server.
  */
 import { stat } from "node:fs/promises";

@@ -1,5 +1,5 @@
 /**
- * Which chunk to fetch next, and from which peer (SPEC §6 `download`). Pure: no I/O,
+ * Which chunk to fetch next, and from which peer (behaviour.md §6 `download`). Pure: no I/O,
  * no time; the download loop feeds it outcomes and asks for assignments.
  *
  * - Rarest first: of the chunks that can be started now, the one with the fewest

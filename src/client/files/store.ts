@@ -1,5 +1,5 @@
 /**
- * The client's files folder (SPEC §6): what it holds, on disk and in memory.
+ * The client's files folder (behaviour.md §6): what it holds, on disk and in memory.
  *
  * Layout (docs/file-sharing.md):
  *   <files>/<name>                   a complete file (registered or downloaded and checked)

@@ -1,5 +1,5 @@
 /**
- * The swarm download behind `download <name>` (SPEC §6): every missing chunk, from
+ * The swarm download behind `download <name>` (behaviour.md §6): every missing chunk, from
  * every usable holder at once, as the scheduler (scheduler.ts) decides;
  * each chunk is verified as it streams in, marked held and announced to the server
  * as soon as it lands, so others can fetch it from us at once. Failed chunks are

@@ -1,5 +1,5 @@
 /**
- * Private chat (SPEC §6 startprivate / private / stopprivate) over peer links:
+ * Private chat (behaviour.md §6 startprivate / private / stopprivate) over peer links:
  * `pm` carries a line, `pm_stop` ends the session from the other side.
  */
 import { stripControls } from "../../common/sanitize.ts";

@@ -28,7 +28,7 @@ export const MAX_PENDING_HANDSHAKES = 16;
 /** What the peer code uses of a Link (a fake in tests implements just this). */
 export type PeerLink = Pick<
   Link,
-  "attach" | "setMaxFrame" | "send" | "end" | "destroy" | "isOpen" | "isClosed" | "remoteAddress" | "pause" | "resume" | "drained" | "sentBytes" | "queuedBytes"
+  "attach" | "setMaxFrame" | "send" | "end" | "destroy" | "isOpen" | "isClosed" | "remoteAddress" | "pause" | "resume" | "drained" | "sentBytes" | "queuedBytes" | "peerFingerprint"
 >;
 
 export class PeerConn {

@@ -1,5 +1,11 @@
 /**
- * The peer handshake, both sides. Who is calling is proved with a one-time token:
+ * The peer handshake, both sides. Peer links are mutual TLS: each client presents
+ * the certificate whose fingerprint it gave the server at login, and the server
+ * vouches for it to the other side (the caller gets the callee's with the token, the
+ * callee the caller's when it redeems the token). The caller's link checks the
+ * callee's certificate during the TLS handshake, before peer_hello is sent (the
+ * `expectCert` of Dial); the callee compares the caller's with what peer_check
+ * returned before it answers. Who is calling is proved with a one-time token:
  * the server hands the caller a token bound to (caller, callee); the caller shows it
  * in `peer_hello`; the callee asks the server whether it is good before it accepts
  * anything else on the link, then answers `peer_welcome` (or `peer_reject` and
@@ -15,8 +21,14 @@ import { PeerConn, type PeerLink } from "./conn.ts";
 /** A link must finish its handshake within this time. */
 export const PEER_HANDSHAKE_MS = 5000;
 
-/** Opens a link to host:port (connectLink in the program, a fake in tests). */
-export type Dial = (host: string, port: number, events: LinkEvents) => Promise<PeerLink>;
+/**
+ * Opens a link to host:port whose far end must present the certificate with
+ * fingerprint `expectCert` (connectLink over mutual TLS in the program, a fake in tests).
+ */
+export type Dial = (host: string, port: number, events: LinkEvents, expectCert: string) => Promise<PeerLink>;
+
+/** The server's answer to peer_check: is the token good, and which certificate the caller must have shown. */
+export type TokenCheck = { good: boolean; cert?: string };
 
 /** What the handshake needs of the peer registry (peers.ts). */
 export interface HandshakeHost {
@@ -24,8 +36,8 @@ export interface HandshakeHost {
   readonly log: Logger;
   /** This user's name, once logged in (null before: calls are refused). */
   me(): string | null;
-  /** Ask the server whether `token` was issued to `from` for us (rejects if it cannot be asked). */
-  checkToken(from: string, token: string): Promise<boolean>;
+  /** Ask the server whether `token` was issued to `from` for us, and for `from`'s certificate (rejects if it cannot be asked). */
+  checkToken(from: string, token: string): Promise<TokenCheck>;
   /** A live session with `user` exists already. */
   linked(user: string): boolean;
   /** The handshake succeeded: make conn the session with its user; returns the session's conn. */
@@ -37,7 +49,15 @@ export interface HandshakeHost {
 }
 
 /** Caller side: resolves with the session's link once `user` welcomed us; rejects with the reason. */
-export function callPeer(h: HandshakeHost, dial: Dial, user: string, host: string, port: number, token: string): Promise<PeerConn> {
+export function callPeer(
+  h: HandshakeHost,
+  dial: Dial,
+  user: string,
+  to: { host: string; port: number; token: string; cert?: string },
+): Promise<PeerConn> {
+  const { host, port, token, cert } = to;
+  // A callee that gave the server no certificate (an older client) cannot be checked: no call.
+  if (cert === undefined) return Promise.reject(new Error("the server vouched for no certificate of the callee"));
   return new Promise((resolve, reject) => {
     let conn: PeerConn | null = null;
     let session: PeerConn | null = null;
@@ -67,7 +87,7 @@ export function callPeer(h: HandshakeHost, dial: Dial, user: string, host: strin
         else h.closed(conn!);
       },
     };
-    dial(host, port, events)
+    dial(host, port, events, cert)
       .then((link) => {
         conn = new PeerConn(user, link);
         link.send(encodeMessage({ t: "peer_hello", v: PEER_PROTOCOL_VERSION, from: h.me()!, token }));
@@ -98,10 +118,14 @@ export function acceptPeer(h: HandshakeHost, link: PeerLink, settled: () => void
     link.send(encodeMessage({ t: "peer_reject", reason: "not authorised" }));
     link.end();
   };
-  const welcome = (from: string, good: boolean) => {
+  const welcome = (from: string, check: TokenCheck) => {
     checking = false;
     if (!link.isOpen) return;
-    if (!good) return reject(`bad token from ${JSON.stringify(from)}`);
+    if (!check.good) return reject(`bad token from ${JSON.stringify(from)}`);
+    // The token may be stolen: only the certificate the server vouches for proves the caller.
+    if (check.cert === undefined || check.cert !== link.peerFingerprint) {
+      return reject(`certificate ${link.peerFingerprint ?? "(none)"} of ${JSON.stringify(from)} is not the one the server vouches for (${check.cert ?? "none"})`);
+    }
     const me = h.me();
     if (me === null || h.linked(from)) return reject(`already linked with ${from}`);
     timer.cancel();
@@ -124,7 +148,7 @@ export function acceptPeer(h: HandshakeHost, link: PeerLink, settled: () => void
       if (h.linked(from)) return reject(`already linked with ${from}`);
       checking = true;
       h.checkToken(from, msg.token)
-        .then((good) => welcome(from, good))
+        .then((check) => welcome(from, check))
         .catch(() => reject("server unavailable"));
     },
     close: () => {

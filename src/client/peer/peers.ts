@@ -1,5 +1,5 @@
 /**
- * Peer to peer (SPEC §6): this client's listener and its authenticated direct links
+ * Peer to peer (behaviour.md §6): this client's listener and its authenticated direct links
  * to other users, one session per user. Private chat (chat.ts) and chunk transfer
  * (files/links.ts) both ride on these links; frames go through the router.
  */
@@ -7,17 +7,18 @@ import type { TCPSocketListener } from "bun";
 import type { Clock } from "../../common/clock.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { Frame } from "../../protocol/frame.ts";
-import { connectLink, listenLinks } from "../../net/link.ts";
+import { connectLink, listenLinks, type LinkTls } from "../../net/link.ts";
 import type { ServerSession } from "../session.ts";
 import { T } from "../texts.ts";
 import { MAX_PENDING_HANDSHAKES, PEER_LINK, PEER_LISTEN_LINK, type PeerConn, type PeerLink } from "./conn.ts";
-import { acceptPeer, callPeer, type Dial, type HandshakeHost } from "./handshake.ts";
+import { acceptPeer, callPeer, type Dial, type HandshakeHost, type TokenCheck } from "./handshake.ts";
 import type { PeerRouter } from "./router.ts";
 
 /** A session: live, or its link went away and the user has not been told on use yet. */
 export type PeerSession = { conn: PeerConn; state: "live" | "gone" };
 
-const dialLink: Dial = (host, port, events) => connectLink(host, port, PEER_LINK, events);
+/** This client's peer certificate (made fresh at each run, in memory only). */
+export type PeerIdentity = { key: string; cert: string; fingerprint: string };
 
 export class Peers {
   private listener: TCPSocketListener<any> | null = null;
@@ -27,6 +28,8 @@ export class Peers {
   private readonly host: HandshakeHost;
   /** Links on our listener whose handshake is not finished (see MAX_PENDING_HANDSHAKES). */
   private pending = 0;
+  private readonly dial: Dial;
+  private identity: PeerIdentity | null = null;
   /** Called for every authenticated link, both directions (file transfer adopts it). */
   readonly onLink: ((conn: PeerConn) => void)[] = [];
   /** Called when the link of a user's session is gone (not one stopped or replaced on purpose). */
@@ -36,8 +39,9 @@ export class Peers {
     readonly router: PeerRouter,
     private readonly log: Logger,
     private readonly clock: Clock,
-    private readonly dial: Dial = dialLink,
+    dial?: Dial,
   ) {
+    this.dial = dial ?? ((host, port, events, expectCert) => connectLink(host, port, PEER_LINK, events, this.callerTls(expectCert)));
     this.host = {
       clock,
       log,
@@ -50,10 +54,41 @@ export class Peers {
     };
   }
 
-  /** Listen on an OS-chosen port on every interface; returns the port. */
-  listen(): number {
-    this.listener = listenLinks("0.0.0.0", 0, PEER_LISTEN_LINK, (link) => this.accept(link));
+  /**
+   * Listen on an OS-chosen port (or `port`) on every interface, over mutual TLS with
+   * `identity`; returns the port. A caller must present a certificate (which one is
+   * checked in the handshake, against what the server vouches for). Until a caller
+   * is authenticated its link takes only small frames (PEER_LISTEN_LINK).
+   */
+  listen(identity: PeerIdentity, port = 0): number {
+    this.identity = identity;
+    const tls: LinkTls = {
+      key: identity.key,
+      cert: identity.cert,
+      requestCert: true,
+      verify: (peer) => (peer.fingerprint ? null : "the caller presented no certificate"),
+    };
+    this.listener = listenLinks("0.0.0.0", port, PEER_LISTEN_LINK, (link) => this.accept(link), tls);
     return this.listener.port;
+  }
+
+  /** Our certificate fingerprint, given to the server at login (null before listen). */
+  get fingerprint(): string | null {
+    return this.identity?.fingerprint ?? null;
+  }
+
+  /** A call: we present our certificate, and accept only the one the server vouched for. */
+  private callerTls(expectCert: string): LinkTls {
+    const me = this.identity;
+    return {
+      ...(me ? { key: me.key, cert: me.cert } : {}),
+      verify: (peer) => {
+        if (peer.fingerprint === expectCert) return null;
+        const why = `certificate ${peer.fingerprint ?? "(none)"} is not the one the server vouched for (${expectCert})`;
+        this.log.debug(`peer link refused: ${why}`);
+        return why;
+      },
+    };
   }
 
   /** A new link on our listener: it must pass the callee's handshake. */
@@ -113,7 +148,7 @@ export class Peers {
     const again = this.liveConn(user);
     if (again) return fresh ? T.privateActive(user) : again;
     try {
-      return await callPeer(this.host, this.dial, user, r.host, r.port, r.token);
+      return await callPeer(this.host, this.dial, user, r);
     } catch (e) {
       this.log.debug(`peer ${user}: ${(e as Error).message}`);
       // Both called each other at once and the other call got through first (the callee
@@ -136,10 +171,10 @@ export class Peers {
     return e?.state === "live" ? e.conn : null;
   }
 
-  private async checkToken(from: string, token: string): Promise<boolean> {
-    if (!this.server) return false;
+  private async checkToken(from: string, token: string): Promise<TokenCheck> {
+    if (!this.server) return { good: false };
     const r = await this.server.request({ t: "peer_check", user: from, token });
-    return r.code === "token_ok";
+    return r.code === "token_ok" ? { good: true, cert: r.cert } : { good: false };
   }
 
   /**

@@ -54,7 +54,7 @@ return 0`,
 };
 
 /**
- * A wrong password (SPEC §3: the count belongs to the username; the 3rd consecutive
+ * A wrong password (behaviour.md §3: the count belongs to the username; the 3rd consecutive
  * failure blocks the account for block_duration).
  * KEYS[1] fails, KEYS[2] locked. ARGV[1] now ms, ARGV[2] max failures, ARGV[3] block ms,
  * ARGV[4] ttl ms for the failure count ("0": kept until a success or a lockout).
@@ -139,7 +139,7 @@ return {redis.call('GET', KEYS[1]) or '', redis.call('SISMEMBER', KEYS[2], ARGV[
 };
 
 /**
- * Issue a peer token within the caller's budget (SPEC §8: a caller past it loses
+ * Issue a peer token within the caller's budget (behaviour.md §8: a caller past it loses
  * its own oldest tokens, never anyone else's). KEYS[1] the caller's token set
  * (sorted by expiry), KEYS[2] the new token's key. ARGV[1] now ms, ARGV[2] the new
  * token's expiry ms, ARGV[3] most tokens the caller may hold, ARGV[4] the token's

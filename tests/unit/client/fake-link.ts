@@ -7,7 +7,12 @@ import type { LinkEvents } from "../../../src/net/link.ts";
 import type { Clock } from "../../../src/common/clock.ts";
 import { ServerSession } from "../../../src/client/session.ts";
 
+/** The certificate fingerprint a FakeLink's far end presented, unless a test sets another. */
+export const FAKE_CERT = "SHA256:" + "F".repeat(43);
+
 export class FakeLink {
+  /** What the far end presented in the (imagined) TLS handshake. */
+  peerFingerprint: string | null = FAKE_CERT;
   /** JSON messages sent on the link, in order. */
   readonly sent: Record<string, unknown>[] = [];
   /** Set once destroy() was called, with its reason. */

@@ -13,7 +13,7 @@ import { Peers } from "../../../src/client/peer/peers.ts";
 import { PeerRouter } from "../../../src/client/peer/router.ts";
 import { T } from "../../../src/client/texts.ts";
 import { KIND_DATA } from "../../../src/protocol/frame.ts";
-import { fakeServer, FakeLink, settle } from "./fake-link.ts";
+import { FAKE_CERT, fakeServer, FakeLink, settle } from "./fake-link.ts";
 
 function setup(dial?: ConstructorParameters<typeof Peers>[3]) {
   const clock = new ManualClock();
@@ -45,7 +45,7 @@ describe("callee side", () => {
   test("a good peer_hello, checked with the server, is welcomed and the timer no longer applies", async () => {
     const { clock, peers } = setup();
     const { session, link: toServer } = await fakeServer(clock, (req) =>
-      req.t === "peer_check" && req.user === "alice" && req.token === "tok" ? { code: "token_ok", user: "alice" } : { code: "token_bad" },
+      req.t === "peer_check" && req.user === "alice" && req.token === "tok" ? { code: "token_ok", user: "alice", cert: FAKE_CERT } : { code: "token_bad" },
     );
     peers.ready("bob", session);
     const link = await callIn(peers, "alice", "tok");
@@ -68,7 +68,7 @@ describe("callee side", () => {
 
   test("the frame limit is raised to the peer link's only when the caller is welcomed", async () => {
     const { clock, peers } = setup();
-    const { session } = await fakeServer(clock, (req) => (req.token === "tok" ? { code: "token_ok", user: "alice" } : { code: "token_bad" }));
+    const { session } = await fakeServer(clock, (req) => (req.token === "tok" ? { code: "token_ok", user: "alice", cert: FAKE_CERT } : { code: "token_bad" }));
     peers.ready("bob", session);
     const bad = await callIn(peers, "carol", "forged");
     expect(bad.maxFrame).toBeNull();
@@ -99,6 +99,25 @@ describe("callee side", () => {
     expect(after.destroyed).toBeNull();
   });
 
+  test("a good token from a caller whose certificate is not the one the server vouches for is rejected", async () => {
+    const { clock, peers } = setup();
+    const { session } = await fakeServer(clock, () => ({ code: "token_ok", user: "alice", cert: "SHA256:" + "A".repeat(43) }));
+    peers.ready("bob", session);
+    const link = await callIn(peers, "alice", "stolen"); // presents FAKE_CERT
+    expect(link.sent).toEqual([{ t: "peer_reject", reason: "not authorised" }]);
+    expect(link.ended).toBe(true);
+    expect(peers.openSessions).toEqual([]);
+  });
+
+  test("a good token but no certificate vouched for (an older caller) is rejected", async () => {
+    const { clock, peers } = setup();
+    const { session } = await fakeServer(clock, () => ({ code: "token_ok", user: "alice" }));
+    peers.ready("bob", session);
+    const link = await callIn(peers, "alice", "tok");
+    expect(link.sentTypes).toEqual(["peer_reject"]);
+    expect(peers.openSessions).toEqual([]);
+  });
+
   test("before login every call is refused", () => {
     const { peers } = setup();
     const link = new FakeLink();
@@ -113,7 +132,7 @@ describe("caller side", () => {
     let link: FakeLink | null = null;
     const { clock, peers } = setup(async (_host, _port, events) => (link = new FakeLink(events)));
     const { session } = await fakeServer(clock, (req) =>
-      req.t === "peer_request" ? { code: "peer", user: "carol", host: "127.0.0.1", port: 4321, token: "tok" } : null,
+      req.t === "peer_request" ? { code: "peer", user: "carol", host: "127.0.0.1", port: 4321, token: "tok", cert: FAKE_CERT } : null,
     );
     peers.ready("bob", session);
     let result: unknown = "pending";
@@ -132,7 +151,7 @@ describe("caller side", () => {
   test("peer_welcome from the right user makes the session", async () => {
     let link: FakeLink | null = null;
     const { clock, peers } = setup(async (_h, _p, events) => (link = new FakeLink(events)));
-    const { session } = await fakeServer(clock, () => ({ code: "peer", user: "carol", host: "h", port: 1, token: "t" }));
+    const { session } = await fakeServer(clock, () => ({ code: "peer", user: "carol", host: "h", port: 1, token: "t", cert: FAKE_CERT }));
     peers.ready("bob", session);
     const opened = peers.open("carol");
     await settle();
@@ -140,6 +159,29 @@ describe("caller side", () => {
     const conn = await opened;
     expect(conn).toBeInstanceOf(PeerConn);
     expect(peers.openSessions).toEqual(["carol"]);
+  });
+
+  test("the caller dials expecting exactly the certificate the server vouched for", async () => {
+    const want = "SHA256:" + "C".repeat(43);
+    const asked: string[] = [];
+    const { clock, peers } = setup(async (_h, _p, events, expectCert) => {
+      asked.push(expectCert);
+      return new FakeLink(events);
+    });
+    const { session } = await fakeServer(clock, () => ({ code: "peer", user: "carol", host: "h", port: 1, token: "t", cert: want }));
+    peers.ready("bob", session);
+    void peers.open("carol");
+    await settle();
+    expect(asked).toEqual([want]);
+  });
+
+  test("no certificate vouched for the callee: no call, Cannot reach", async () => {
+    const { clock, peers } = setup(async () => {
+      throw new Error("must not dial");
+    });
+    const { session } = await fakeServer(clock, () => ({ code: "peer", user: "carol", host: "h", port: 1, token: "t" }));
+    peers.ready("bob", session);
+    expect(await peers.open("carol")).toBe(T.peerUnreachable("carol"));
   });
 
   test("a reply that is not the request's shape is shown as an unexpected answer", async () => {
@@ -158,7 +200,7 @@ describe("crossed calls", () => {
     let out: FakeLink | null = null;
     const { clock, peers } = setup(async (_h, _p, events) => (out = new FakeLink(events)));
     const { session } = await fakeServer(clock, (req) =>
-      req.t === "peer_request" ? { code: "peer", user: "alice", host: "h", port: 1, token: "out" } : { code: "token_ok", user: "alice" },
+      req.t === "peer_request" ? { code: "peer", user: "alice", host: "h", port: 1, token: "out", cert: FAKE_CERT } : { code: "token_ok", user: "alice", cert: FAKE_CERT },
     );
     peers.ready("bob", session);
     const opened = peers.open("alice");
@@ -221,7 +263,7 @@ describe("router", () => {
     const peers = new Peers(new PeerRouter(silentLogger), silentLogger, clock);
     const printed: string[] = [];
     new Chat(peers, { print: (t) => void printed.push(t) });
-    const { session } = await fakeServer(clock, () => ({ code: "token_ok", user: "alice" }));
+    const { session } = await fakeServer(clock, () => ({ code: "token_ok", user: "alice", cert: FAKE_CERT }));
     peers.ready("bob", session);
     const link = await callIn(peers, "alice", "tok");
     link.deliver({ t: "pm", text: "hello\u001b[2J" });
