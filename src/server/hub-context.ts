@@ -113,6 +113,10 @@ export interface HubContext {
   drop(s: Session): void;
   /** The directory entry a login of `user` on session `s` claims (with the peer listener's port and certificate fingerprint). */
   sessionInfo(s: Session, user: string, peerPort: number | undefined, peerCert: string | undefined): SessionInfo;
+  /** Before a claimed login enters: load what this server keeps of `user` while they are here. */
+  prepare(user: string): MaybePromise<void>;
+  /** The login did not enter after all: forget what prepare() kept. */
+  unprepare(user: string): void;
   /** A successful login whose session was claimed: the session becomes `user`'s. */
   enter(s: Session, user: string, info: SessionInfo): void;
   /** Is the session still sending its offline backlog (so new messages must queue behind it)? */

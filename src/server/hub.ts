@@ -7,9 +7,9 @@
  */
 import type { Clock } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
-import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
+import type { ClientMsg } from "../protocol/messages.ts";
 import { Accounts } from "./accounts.ts";
-import type { HubConfig, HubContext, MaybeReply, Outbox, Reply, Router, Session } from "./hub-context.ts";
+import type { HubConfig, HubContext, Outbox, Router, Session } from "./hub-context.ts";
 import { acknowledge, startDelivery } from "./delivery.ts";
 import { hello, login, MAX_HELD as MAX_HELD_PRELOGIN } from "./login-rules.ts";
 import { block, broadcast, message, unblock, whoelse, whoelseSince } from "./message-rules.ts";
@@ -18,9 +18,10 @@ import { isPromise, type MaybePromise } from "./maybe.ts";
 import { memoryState } from "./memory-state.ts";
 import { Presence } from "./presence.ts";
 import { announce, background } from "./routed.ts";
-import { isOutage } from "./cluster/errors.ts";
+import { CachedBlocks } from "./cached-blocks.ts";
+import { answer, sendReply } from "./replies.ts";
 import type { Directory, FileIndex, SessionInfo, SharedState, TokenStore } from "./state.ts";
-import { StoreError, type Store } from "./store.ts";
+import type { Store } from "./store.ts";
 
 /**
  * Requests one logged-in connection may send while an earlier one waits for the
@@ -41,10 +42,13 @@ export class Hub implements HubContext {
   readonly files: FileIndex;
   readonly tokens: TokenStore;
   private sessions = new Map<number, Session>();
+  readonly store: Store;
+  /** A cluster: the block lists of users logged in here, kept here (cached-blocks.ts). */
+  private readonly cachedBlocks?: CachedBlocks;
 
   constructor(
     users: Map<string, string>,
-    readonly store: Store,
+    store: Store,
     readonly clock: Clock,
     readonly cfg: HubConfig,
     readonly out: Outbox,
@@ -57,6 +61,12 @@ export class Hub implements HubContext {
     readonly router?: Router,
   ) {
     this.accounts = new Accounts(users, clock, cfg.blockMs, cfg.verifyPassword, shared.lockout);
+    if (router) {
+      this.cachedBlocks = new CachedBlocks(store.blocks);
+      this.store = { mailbox: store.mailbox, blocks: this.cachedBlocks, close: () => store.close() };
+    } else {
+      this.store = store;
+    }
     this.directory = shared.directory;
     this.files = shared.files;
     this.tokens = shared.tokens;
@@ -150,31 +160,31 @@ export class Hub implements HubContext {
     const user = s.user!;
     switch (msg.t) {
       case "message":
-        return this.reply(s, msg.id, () => message(this, user, msg));
+        return answer(this, s, msg.id, () => message(this, user, msg));
       case "broadcast":
-        return this.reply(s, msg.id, () => broadcast(this, user, msg));
+        return answer(this, s, msg.id, () => broadcast(this, user, msg));
       case "whoelse":
-        return this.reply(s, msg.id, () => whoelse(this, user));
+        return answer(this, s, msg.id, () => whoelse(this, user));
       case "whoelsesince":
-        return this.reply(s, msg.id, () => whoelseSince(this, user, msg.seconds));
+        return answer(this, s, msg.id, () => whoelseSince(this, user, msg.seconds));
       case "block":
-        return this.reply(s, msg.id, () => block(this, user, msg));
+        return answer(this, s, msg.id, () => block(this, user, msg));
       case "unblock":
-        return this.reply(s, msg.id, () => unblock(this, user, msg));
+        return answer(this, s, msg.id, () => unblock(this, user, msg));
       case "peer_request":
-        return this.reply(s, msg.id, () => peerRequest(this, user, msg));
+        return answer(this, s, msg.id, () => peerRequest(this, user, msg));
       case "peer_check":
-        return this.reply(s, msg.id, () => peerCheck(this, user, msg));
+        return answer(this, s, msg.id, () => peerCheck(this, user, msg));
       case "file_register":
       case "file_have":
       case "file_search":
-        return this.reply(s, msg.id, () => fileRequest(this, user, msg));
+        return answer(this, s, msg.id, () => fileRequest(this, user, msg));
       case "activity":
         return;
       case "ack":
         return acknowledge(this, s, msg.upTo);
       case "logout":
-        this.sendReply(s, msg.id, { code: "bye" });
+        sendReply(this, s, msg.id, { code: "bye" });
         this.leave(s, "logout");
         return this.drop(s);
       case "hello":
@@ -192,6 +202,14 @@ export class Hub implements HubContext {
     if (peerPort !== undefined) info.peerPort = peerPort;
     if (peerCert !== undefined) info.peerCert = peerCert;
     return info;
+  }
+
+  /** Before `user` enters: what this server keeps of them while they are here (a cluster: their block list). */
+  prepare(user: string): MaybePromise<void> {
+    return this.cachedBlocks?.load(user);
+  }
+  unprepare(user: string): void {
+    this.cachedBlocks?.forget(user);
   }
 
   /** A successful login (login-rules), its session claimed: presence, the login result, the mailbox, announcements. */
@@ -276,41 +294,10 @@ export class Hub implements HubContext {
     s.timer?.cancel();
     const user = s.user;
     this.presence.logout(user);
+    this.unprepare(user);
     background(this, `logout of ${user}`, () => this.directory.release(user, s.info!, this.clock.now()));
     background(this, `files of ${user}`, () => this.files.dropUser(user));
     this.log.debug(`session ${s.sid}: ${user} logged out (${why})`);
     this.announce(user, "out");
-  }
-
-  /** A request's answer; a store that failed under it makes it `storage_failure` (behaviour.md §8). */
-  private reply(s: Session, id: number, r: MaybeReply | (() => MaybeReply)): MaybePromise<void> {
-    let v: MaybeReply;
-    try {
-      v = typeof r === "function" ? r() : r;
-    } catch (e) {
-      v = this.failed(s, e);
-    }
-    if (!isPromise(v)) return this.sendReply(s, id, v);
-    return v.then(
-      (ok) => this.sendReply(s, id, ok),
-      (e) => this.sendReply(s, id, this.failed(s, e)),
-    );
-  }
-
-  private failed(s: Session, e: unknown): Reply {
-    if (isOutage(e)) {
-      this.log.debug(`session ${s.sid}: ${s.user}: shared state unavailable: ${(e as Error).message}`);
-      return { code: "busy" };
-    }
-    if (!(e instanceof StoreError)) throw e;
-    this.log.debug(`session ${s.sid}: ${s.user}: storage failure: ${e.message}`);
-    return { code: "storage_failure" };
-  }
-
-  private sendReply(s: Session, id: number, r: Reply): void {
-    // Not `{ t, id, ...r }`: the spread was ~4 % of a relaying server's CPU (same fields, same order).
-    const m = { t: "reply", id, code: r.code } as Extract<ServerMsg, { t: "reply" }>;
-    for (const k in r) if (k !== "code") (m as any)[k] = (r as any)[k];
-    this.out.send(s.sid, m);
   }
 }

@@ -88,8 +88,13 @@ function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): M
       result("already_online");
       return hub.drop(s);
     }
-    // Gone meanwhile (disconnect, pre-login timeout): give the claim back.
-    if (s.stage !== "hello" || s.closing) return hub.directory.release(msg.user, info, hub.clock.now());
-    hub.enter(s, msg.user, info);
+    return then(hub.prepare(msg.user), () => {
+      // Gone meanwhile (disconnect, pre-login timeout): give the claim back.
+      if (s.stage !== "hello" || s.closing) {
+        hub.unprepare(msg.user);
+        return hub.directory.release(msg.user, info, hub.clock.now());
+      }
+      hub.enter(s, msg.user, info);
+    });
   });
 }

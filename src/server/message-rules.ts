@@ -5,35 +5,41 @@
 import { MAX_TEXT_BYTES, textBytes } from "../protocol/messages.ts";
 import type { HubContext, MaybeReply, Reply, Req } from "./hub-context.ts";
 import { all, filter, then, type MaybePromise } from "./maybe.ts";
+import type { SessionInfo } from "./state.ts";
 
 export function message(hub: HubContext, from: string, m: Req<"message">): MaybeReply {
   if (tooLong(hub, from, m.text)) return { code: "too_long" };
   if (!hub.accounts.exists(m.to)) return { code: "invalid_user" };
   if (m.to === from) return { code: "self" };
-  return then(hub.store.blocks.has(m.to, from), (blocked): MaybeReply => {
-    if (blocked) return { code: "blocked_you" };
-    const online = hub.presence.get(m.to);
-    // Online with a backlog still going out: the message joins the mailbox behind it,
-    // so it is shown after the older ones (delivery.ts); the sender sees "delivered".
-    if (online && !hub.isDraining(online.sid)) {
-      hub.out.send(online.sid, { t: "msg", from, text: m.text, kind: "direct" });
-      return { code: "ok" };
-    }
-    if (online || !hub.router) return keep(hub, from, m, online !== undefined);
-    return route(hub, from, m);
-  });
+  // A cluster, the recipient not here: where they are is asked along with the block check (one round trip).
+  if (hub.router && !hub.presence.get(m.to)) {
+    return then(all<unknown>([hub.store.blocks.has(m.to, from), hub.directory.lookup(m.to)]), ([blocked, where]) =>
+      decide(hub, from, m, blocked as boolean, where as SessionInfo | undefined),
+    );
+  }
+  return then(hub.store.blocks.has(m.to, from), (blocked) => decide(hub, from, m, blocked, undefined));
 }
 
-/** A cluster: `m.to` may be logged in on another server; send it there, else store it. */
-function route(hub: HubContext, from: string, m: Req<"message">): MaybeReply {
-  return then(hub.directory.lookup(m.to), (where): MaybeReply => {
-    if (!where || where.node === hub.node) return keep(hub, from, m, false);
-    return hub.router!.sendTo(where.node, { t: "dm", to: m.to, from, text: m.text }).then((r): MaybeReply => {
-      if (r === "sent") return { code: "ok" };
-      // Its server died (or cannot take more): the message waits in the mailbox.
-      hub.log.debug(`message for ${m.to} on server ${where.node}: ${r}, stored instead`);
-      return keep(hub, from, m, false);
-    });
+function decide(hub: HubContext, from: string, m: Req<"message">, blocked: boolean, where: SessionInfo | undefined): MaybeReply {
+  if (blocked) return { code: "blocked_you" };
+  const online = hub.presence.get(m.to);
+  // Online with a backlog still going out: the message joins the mailbox behind it,
+  // so it is shown after the older ones (delivery.ts); the sender sees "delivered".
+  if (online && !hub.isDraining(online.sid)) {
+    hub.out.send(online.sid, { t: "msg", from, text: m.text, kind: "direct" });
+    return { code: "ok" };
+  }
+  if (online || !where || where.node === hub.node) return keep(hub, from, m, online !== undefined);
+  return route(hub, from, m, where);
+}
+
+/** A cluster: `m.to` is logged in on another server; send it there (stored if that server is gone). */
+function route(hub: HubContext, from: string, m: Req<"message">, where: SessionInfo): MaybeReply {
+  return hub.router!.sendTo(where.node, { t: "dm", to: m.to, from, text: m.text }).then((r): MaybeReply => {
+    if (r === "sent") return { code: "ok" };
+    // Its server died (or cannot take more): the message waits in the mailbox.
+    hub.log.debug(`message for ${m.to} on server ${where.node}: ${r}, stored instead`);
+    return keep(hub, from, m, false);
   });
 }
 

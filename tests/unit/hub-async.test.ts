@@ -194,6 +194,18 @@ describe("hub in a cluster (a bus between two hubs)", () => {
     expect(b.out.take(luke.sid).filter((m) => m.t === "msg")).toEqual([]);
   });
 
+  test("between two users of one server, a message needs no store round trip (their block lists are kept here); a block still holds", async () => {
+    const bus = new FakeBus();
+    const { a } = cluster(undefined, bus);
+    const hans = await a.login("hans");
+    const luke = await a.login("luke");
+    a.hub.receive(hans.sid, { t: "message", to: "luke", text: "now", id: 99 } as ClientMsg);
+    expect(a.out.take(hans.sid).filter((m) => m.t === "reply")).toEqual([{ t: "reply", id: 99, code: "ok" }]); // no await
+    expect(a.out.take(luke.sid)).toEqual([{ t: "msg", from: "hans", text: "now", kind: "direct" }]);
+    expect(codes(await a.ask(luke.sid, { t: "block", user: "hans" }))).toEqual(["ok"]);
+    expect(codes(await a.ask(hans.sid, { t: "message", to: "luke", text: "again" }))).toEqual(["blocked_you"]);
+  });
+
   test("a dead server: its users' sessions are taken over at login, released by the reap, messages on their way stored", async () => {
     const bus = new FakeBus();
     const { a, b } = cluster(undefined, bus);

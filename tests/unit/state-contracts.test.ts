@@ -3,6 +3,7 @@ import { afterAll } from "bun:test";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CachedBlocks } from "../../src/server/cached-blocks.ts";
 import { FileRegistry } from "../../src/server/files.ts";
 import { MemoryDirectory, MemoryLockout } from "../../src/server/memory-state.ts";
 import { PeerTokens } from "../../src/server/peertokens.ts";
@@ -16,6 +17,13 @@ lockoutContract("memory", (clock) => new MemoryLockout(clock, LOCK_MS));
 directoryContract("memory", () => new MemoryDirectory());
 tokenContract("memory", (clock) => new PeerTokens(clock));
 fileIndexContract("memory", () => new FileRegistry());
+// A cluster server's cache in front of the store: for users not loaded (read through), and for a loaded one.
+blockListContract("cached, nobody loaded", () => new CachedBlocks(new MemoryBlockList()));
+blockListContract("cached, the blocker loaded", async () => {
+  const c = new CachedBlocks(new MemoryBlockList());
+  await c.load("amy");
+  return c;
+});
 
 const opened: { store: LocalStore; path: string }[] = [];
 let n = 0;
