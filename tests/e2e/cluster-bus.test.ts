@@ -14,6 +14,7 @@ import { RedisBadUrl, RedisConnectFailed, RedisUnavailable } from "../../src/ser
 import { RedisLink } from "../../src/server/cluster/link.ts";
 import { commandStats, resetCommandStats } from "../../src/server/cluster/stats.ts";
 import { startRedis, stopAllRedis, type RedisServer } from "./redis.ts";
+import { startTcpCut, type TcpCut } from "./tcp-cut.ts";
 
 // Short times so a node's death is seen in about a second (production: 3 s / 10 s / 2 s / 10 s).
 const TIMES = { beatMs: 100, ttlMs: 500, scanMs: 100, graceMs: 500, blockMs: 200 };
@@ -23,6 +24,7 @@ let redis: RedisServer;
 const links: RedisLink[] = [];
 const buses: ClusterBus[] = [];
 const children: Subprocess[] = [];
+const relays: TcpCut[] = [];
 
 beforeEach(async () => {
   redis = await startRedis();
@@ -30,6 +32,7 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const b of buses.splice(0)) b.halt();
   for (const l of links.splice(0)) l.close();
+  for (const r of relays.splice(0)) r.close();
   for (const c of children.splice(0)) {
     try {
       process.kill(c.pid, "SIGCONT");
@@ -155,6 +158,33 @@ describe("Redis lost and back", () => {
     expect(seen).toEqual(["down", "up"]);
   });
 
+  test("Redis down longer than the heartbeat ttl: a node back first waits (grace) for one back later", async () => {
+    // b reaches Redis through a relay the test cuts, so b comes back a while after a.
+    const relay = startTcpCut(redis.port);
+    relays.push(relay);
+    const opts = { ...TIMES, graceMs: 2000 };
+    const a = { link: await link() };
+    const bLink = await RedisLink.open(`redis://127.0.0.1:${relay.port}`, LINK);
+    links.push(bLink);
+    const [busA, busB] = [await ClusterBus.start(a.link, opts), await ClusterBus.start(bLink, opts)];
+    buses.push(busA, busB);
+    const verdicts: string[] = [];
+    busA.onNodeDead((id) => verdicts.push(`a saw ${id === busB.nodeId ? "b" : id} dead`));
+    busB.onFenced(() => verdicts.push("b fenced"));
+    relay.cut();
+    await redis.kill();
+    await Bun.sleep(2 * TIMES.ttlMs); // every alive key expires meanwhile (the AOF keeps absolute expiry times)
+    await redis.restart();
+    await waitFor("a's link up", () => a.link.up);
+    await Bun.sleep(opts.graceMs / 2); // b still cut off, its alive key gone: a must not judge yet
+    relay.restore();
+    await waitFor("b's link up", () => bLink.up);
+    await waitFor("a past its grace", () => a.link.upFor(opts.graceMs));
+    await Bun.sleep(5 * TIMES.scanMs); // scans run for real now
+    expect(verdicts).toEqual([]);
+    expect((await busA.liveNodes()).sort()).toEqual([busA.nodeId, busB.nodeId].sort());
+  });
+
   test("a frozen Redis: commands fail with RedisUnavailable after the timeout, then it recovers by itself", async () => {
     const a = await node();
     const seen: string[] = [];
@@ -208,23 +238,27 @@ async function childNode(): Promise<{ proc: Subprocess<"ignore", "pipe", "pipe">
 describe("node liveness", () => {
   test("a node killed with SIGKILL is reported dead by the others and reaped by exactly one", async () => {
     const [a, b] = [await node(), await node()];
+    // c never scans in this test: it can only learn of the death from the reaper's announcement.
+    const c = await ClusterBus.start(await link(), { ...TIMES, scanMs: 600_000 });
+    buses.push(c);
     const child = await childNode();
     const dead: string[] = [];
+    c.onNodeDead((id) => dead.push(`c saw ${id}`));
     const reaped: { by: string; id: string; unread: StreamEntry[] }[] = [];
     for (const x of [a, b]) {
       x.bus.onNodeDead((id) => dead.push(`${x.bus.nodeId} saw ${id}`));
       x.bus.onReap(async (id, unread) => void reaped.push({ by: x.bus.nodeId, id, unread }));
     }
-    expect((await a.bus.liveNodes()).sort()).toEqual([a.bus.nodeId, b.bus.nodeId, child.id].sort());
+    expect((await a.bus.liveNodes()).sort()).toEqual([a.bus.nodeId, b.bus.nodeId, c.nodeId, child.id].sort());
     expect(await a.bus.nodeStatus(child.id)).toBe("alive");
     child.proc.kill("SIGKILL");
     await child.proc.exited;
     // Sent after the crash but before the verdict: it waits in the inbox for the reaper.
     expect(await a.bus.send(child.id, { n: 7 })).toBe("sent");
     // Real time, short ttl: the production bound is 15 s; this must be well within it.
-    await waitFor("both survivors to report the dead node", () => dead.length === 2, 15_000);
+    await waitFor("the survivors to report the dead node", () => dead.length === 3, 15_000);
     await waitFor("the reap", () => reaped.length === 1);
-    expect(dead.sort()).toEqual([`${a.bus.nodeId} saw ${child.id}`, `${b.bus.nodeId} saw ${child.id}`].sort());
+    expect(dead.sort()).toEqual([`${a.bus.nodeId} saw ${child.id}`, `${b.bus.nodeId} saw ${child.id}`, `c saw ${child.id}`].sort());
     expect(reaped[0]!.id).toBe(child.id);
     expect(reaped[0]!.unread.map((e) => e.event)).toEqual([{ n: 7 }]);
     // The verdict is final: nothing more can be sent to it; its keys are gone; reported once only.
@@ -233,7 +267,7 @@ describe("node liveness", () => {
     expect(await b.bus.nodeStatus("never-was")).toBe("silent");
     await waitFor("it leaves tc:nodes", async () => !((await a.link.command("ZRANGE", ["tc:nodes", "0", "-1"])) as string[]).includes(child.id));
     await Bun.sleep(300);
-    expect(dead.length).toBe(2);
+    expect(dead.length).toBe(3);
     expect(reaped.length).toBe(1);
   });
 

@@ -13,6 +13,7 @@
  *   bus.onFenced(() => ...);                            // the others declared THIS node dead
  *   await bus.stop();                                   // leave: the others reap this node at once
  *
+ * Events are the hub's own JSON objects; `t: "$bus.dead"` on tc:events is reserved.
  * Every call that touches Redis may reject with RedisUnavailable (→ "Server busy").
  *
  * Guarantees (Redis keeping its data: appendonly yes, appendfsync always):
@@ -66,6 +67,9 @@ export const DEFAULT_TIMES: WatchTimes = {
 };
 
 type EventFn = (event: BusEvent, meta: EventMeta) => void;
+
+/** The bus's own events on tc:events (never shown to onEvent): "node X is fenced". */
+const DEAD_NOTICE = "$bus.dead";
 
 export class ClusterBus {
   private readonly eventFns: EventFn[] = [];
@@ -155,6 +159,7 @@ export class ClusterBus {
     const error = (what: string, e: unknown) => log.debug(`cluster bus ${what}: ${e instanceof Error ? e.message : e}`);
     this.watch = new NodeWatch(this.link, clock, this.nodeId, this.times, {
       dead: (id) => this.deadFns.forEach((fn) => fn(id)),
+      announce: (id) => this.publish({ t: DEAD_NOTICE, node: id }),
       reap: (id) => this.reap(id),
       fenced: () => {
         this.reader.stop();
@@ -169,7 +174,10 @@ export class ClusterBus {
       events: keys.events(),
       eventsFrom,
       blockMs: this.opts.blockMs ?? 1000,
-      deliver: (event, meta) => this.eventFns.forEach((fn) => fn(event, meta)),
+      deliver: (event, meta) => {
+        if (event.t === DEAD_NOTICE && meta.stream === "events") return this.watch.heard(String(event.node));
+        this.eventFns.forEach((fn) => fn(event, meta));
+      },
       error,
     });
     await this.watch.start();

@@ -5,8 +5,8 @@
  * Every `beatMs`: BEAT (renew `alive` with a `ttlMs` PX unless fenced) and
  * `ZADD tc:nodes <now> <id>`. Every `scanMs`: ZRANGE tc:nodes, EXISTS each
  * `alive` key, ask the judge for suspects, REAP_CLAIM each: fenced → `dead(id)`
- * once; won the reaper lock → `reap(id)`, after which the node's keys are deleted
- * and it leaves tc:nodes. Worst case from a crash to `dead`: ttl + scan interval
+ * once; won the reaper lock → `announce(id)` (an event every node hears: `heard`),
+ * then `reap(id)`, after which the node's keys are deleted and it leaves tc:nodes. Worst case from a crash to `dead`: ttl + scan interval
  * (defaults 10 s + 2 s < 15 s). A failed reap is retried by whichever node takes
  * the lock once it expires.
  */
@@ -28,6 +28,8 @@ export type WatchTimes = {
 
 export type WatchHooks = {
   dead(id: string): void;
+  /** Tell every node that id is fenced (the reaper does, before reaping). */
+  announce(id: string): Promise<void>;
   /** Clean up after a dead node (its users, its unread inbox); rejects to retry later. */
   reap(id: string): Promise<void>;
   /** This node was declared dead by the others: it must stop serving. */
@@ -108,9 +110,15 @@ export class NodeWatch {
     if (verdict === 0) return; // It beat again just in time.
     if (this.judge.confirm(id)) this.hooks.dead(id);
     if (verdict !== 1) return;
+    await this.hooks.announce(id);
     await this.hooks.reap(id);
     await this.link.command("DEL", [k.inbox, k.users, k.alive]);
     await this.link.command("ZREM", [keys.nodes(), id]);
+  }
+
+  /** The reaper's announcement that id is fenced arrived (from the events stream). */
+  heard(id: string): void {
+    if (id !== this.id && this.judge.confirm(id)) this.hooks.dead(id);
   }
 
   private scheduleBeat(): void {

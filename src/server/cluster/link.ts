@@ -11,13 +11,14 @@
  * Two connections (Bun's RedisClient): commands, auto-pipelined; and one for blocking
  * reads (XREAD BLOCK holds a whole connection). Both with `enableOfflineQueue: false`
  * (during an outage a command fails at once instead of waiting minutes) and retries
- * practically forever; should the client still give up, a ping loop calls
- * `connect()` again. Bun has no command timeout and a frozen Redis answers nothing
+ * practically forever; while down, a retry loop also replaces any disconnected
+ * client with a fresh one as soon as Redis answers (faster than Bun's backoff). Bun has no command timeout and a frozen Redis answers nothing
  * ever, so every command races a timer on the injected clock and fails with
  * RedisUnavailable when it fires.
  *
  * Up/down comes from what commands see (link-state.ts). While down, the link pings
  * every `retryMs` so it notices the way back by itself and fires onUp.
+ * Not covered: TLS options beyond the URL (`rediss://`), Sentinel, Redis Cluster.
  */
 import { RedisClient, type RedisOptions } from "bun";
 import { systemClock, type Clock } from "../../common/clock.ts";
@@ -49,7 +50,7 @@ export class RedisLink {
 
   private constructor(
     readonly url: string,
-    private readonly cmd: RedisClient,
+    private cmd: RedisClient,
     private reader: RedisClient,
     private readonly clock: Clock,
     private readonly timeoutMs: number,
@@ -175,24 +176,63 @@ export class RedisLink {
     }
   }
 
-  /** While down: ping every retryMs (reviving a client that gave up) until an answer. */
+  /** While down: every retryMs, reconnect what is disconnected and ping, until an answer. */
   private scheduleRetry(): void {
     if (this.retryTimer || this.closed) return;
     this.retryTimer = this.clock.after(this.retryMs, () => {
-      this.retryTimer = null;
-      if (this.closed || this.state.up) return;
-      for (const c of [this.cmd, this.reader]) if (!c.connected) c.connect().catch(() => {});
-      this.command("PING", []).catch(() => this.scheduleRetry());
+      void this.revive().finally(() => {
+        this.retryTimer = null;
+        if (!this.state.up) this.scheduleRetry();
+      });
     });
   }
 
+  private async revive(): Promise<void> {
+    if (this.closed || this.state.up) return;
+    if (!this.cmd.connected) await this.reconnect("cmd");
+    if (!this.reader.connected) await this.reconnect("reader");
+    await this.command("PING", []).catch(() => {});
+  }
+
+  /**
+   * A fresh connection instead of a disconnected one. Bun's own reconnection waits
+   * out its backoff (up to 2 s between attempts, and connect() on a client that is
+   * reconnecting waits for it too, measured), so a Redis back after an outage would
+   * be seen up to 2 s late. A probe that does not retry tells at once whether Redis
+   * is there; only then is the new client made.
+   */
+  private async reconnect(which: "cmd" | "reader"): Promise<void> {
+    const probe = makeClient(this.url, { autoReconnect: false, connectionTimeout: this.connectTimeoutMs });
+    try {
+      await withTimeout(probe.connect(), this.clock, this.timeoutMs);
+    } catch {
+      return;
+    } finally {
+      probe.close();
+    }
+    const fresh = makeClient(this.url, live(this.connectTimeoutMs));
+    try {
+      await withTimeout(fresh.connect(), this.clock, this.timeoutMs);
+    } catch {
+      fresh.close();
+      return;
+    }
+    if (this.closed) return void fresh.close();
+    this.swap(which, fresh);
+  }
+
   private replaceReader(): void {
-    const old = this.reader;
-    this.reader = makeClient(this.url, live(this.connectTimeoutMs));
-    this.watch(this.reader);
+    const fresh = makeClient(this.url, live(this.connectTimeoutMs));
+    this.swap("reader", fresh);
+    fresh.connect().catch(() => {});
+  }
+
+  private swap(which: "cmd" | "reader", fresh: RedisClient): void {
+    const old = this[which];
+    this[which] = fresh;
+    this.watch(fresh);
     old.onclose = null;
     old.close();
-    this.reader.connect().catch(() => {});
   }
 
   /** Bun's hints: onclose fires only when a client gives up (or is closed). */
