@@ -92,7 +92,7 @@ function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): M
       // Gone meanwhile (disconnect, pre-login timeout): give the claim back.
       if (s.stage !== "hello" || s.closing) {
         hub.unprepare(msg.user);
-        return hub.directory.release(msg.user, info, hub.clock.now());
+        return then(hub.directory.release(msg.user, info, hub.clock.now()), () => {});
       }
       hub.enter(s, msg.user, info);
     });

@@ -55,11 +55,12 @@ export class MemoryDirectory implements Directory {
     this.sessions.set(user, info);
     return true;
   }
-  release(user: string, info: SessionInfo, at: number): void {
+  release(user: string, info: SessionInfo, at: number): boolean {
     const cur = this.sessions.get(user);
-    if (!cur || cur.node !== info.node || cur.sid !== info.sid) return;
+    if (!cur || cur.node !== info.node || cur.sid !== info.sid) return false;
     this.sessions.delete(user);
     this.lastLogout.set(user, at);
+    return true;
   }
   lookup(user: string): SessionInfo | undefined {
     return this.sessions.get(user);

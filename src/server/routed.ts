@@ -57,8 +57,8 @@ export async function reapNode(hub: HubContext, node: string, unread: { event: R
   const now = hub.clock.now();
   for (const user of await hub.directory.usersOf(node)) {
     const info = await hub.directory.lookup(user);
-    if (info?.node !== node) continue; // taken over already
-    await hub.directory.release(user, info, now);
+    // Taken over already (a login through another server): nothing to release or announce.
+    if (info?.node !== node || !(await hub.directory.release(user, info, now))) continue;
     await hub.files.dropUser(user);
     await announce(hub, user, "out");
     hub.log.debug(`cluster: ${user} logged out (server ${node} died)`);

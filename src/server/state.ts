@@ -43,8 +43,8 @@ export interface Directory {
    * server is known dead): of two servers taking over the same stale session, one wins.
    */
   claim(user: string, info: SessionInfo, replacing?: SessionInfo): MaybePromise<boolean>;
-  /** The session `info` ended at `at`; a session someone else has since claimed is left alone. */
-  release(user: string, info: SessionInfo, at: number): MaybePromise<void>;
+  /** The session `info` ended at `at`; a session someone else has since claimed is left alone (false). */
+  release(user: string, info: SessionInfo, at: number): MaybePromise<boolean>;
   lookup(user: string): MaybePromise<SessionInfo | undefined>;
   /** The users whose sessions are on server `node` (to log them out when it dies). */
   usersOf(node: string): MaybePromise<string[]>;

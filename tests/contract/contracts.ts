@@ -137,12 +137,12 @@ export function directoryContract(name: string, make: Maker<Directory>): void {
       const d = await make(new ManualClock());
       const first = info("n1", 1);
       await d.claim("amy", first);
-      await d.release("amy", first, 5000);
+      expect(await d.release("amy", first, 5000)).toBe(true);
       expect(await d.lookup("amy")).toBeUndefined();
       expect(await d.online()).toEqual([]);
       const second = info("n2", 2);
       expect(await d.claim("amy", second)).toBe(true);
-      await d.release("amy", first, 6000); // stale: someone else holds it now
+      expect(await d.release("amy", first, 6000)).toBe(false); // stale: someone else holds it now
       expect(await d.lookup("amy")).toEqual(second);
       await d.claim("bob", info("n1", 4));
       await d.release("bob", info("n1", 4), 9000);

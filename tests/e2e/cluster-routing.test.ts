@@ -11,7 +11,7 @@ import { afterAll, afterEach, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join as pathJoin } from "node:path";
-import { cleanup, loginClient, tempDir, type ClientProc } from "./harness.ts";
+import { cleanup, loginClient, tempDir, typeLogin, type ClientProc } from "./harness.ts";
 import { exitCode, expectReply, outputOf } from "./helpers.ts";
 import { P } from "./p2pkit.ts";
 import { startCluster } from "./cluster-kit.ts";
@@ -132,6 +132,10 @@ test("Redis killed and restarted on its AOF: connections kept, busy meanwhile, t
   await redis.kill();
   await expectReply(hans, "message yoda during the outage", BUSY);
   await expectReply(yoda, "whoelse", BUSY);
+  // A login meanwhile: no verdict, the client says so and asks again.
+  const r2 = await typeLogin(b, "r2d2");
+  await r2.out.waitFor(BUSY);
+  await r2.out.waitFor("Username:");
   await redis.restart();
   // Back: the same connections work again (the link notices within a second or so).
   for (let i = 0; ; i++) {

@@ -64,13 +64,14 @@ export class RedisDirectory implements Directory {
     return true;
   }
 
-  async release(user: string, info: SessionInfo, at: number): Promise<void> {
-    if (Number(await this.redis.script(RELEASE_SESSION, [keys.session(user)], [holderOf(info)])) !== 1) return;
+  async release(user: string, info: SessionInfo, at: number): Promise<boolean> {
+    if (Number(await this.redis.script(RELEASE_SESSION, [keys.session(user)], [holderOf(info)])) !== 1) return false;
     await Promise.all([
       this.redis.command("SREM", [keys.online(), user]),
       this.redis.command("SREM", [keys.nodeUsers(info.node), user]),
       this.redis.command("ZADD", [keys.lastSeen(), String(at), user]),
     ]);
+    return true;
   }
 
   async lookup(user: string): Promise<SessionInfo | undefined> {
