@@ -14,10 +14,10 @@ import { acknowledge, startDelivery } from "./delivery.ts";
 import { hello, login, MAX_HELD as MAX_HELD_PRELOGIN } from "./login-rules.ts";
 import { block, broadcast, message, unblock, whoelse, whoelseSince } from "./message-rules.ts";
 import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
-import { isPromise, then, type MaybePromise } from "./maybe.ts";
+import { isPromise, type MaybePromise } from "./maybe.ts";
 import { memoryState } from "./memory-state.ts";
 import { Presence } from "./presence.ts";
-import { announce, background } from "./routed.ts";
+import { announce, background, insist } from "./routed.ts";
 import { CachedBlocks } from "./cached-blocks.ts";
 import { answer, sendReply } from "./replies.ts";
 import type { Directory, FileIndex, SessionInfo, SharedState, TokenStore } from "./state.ts";
@@ -295,8 +295,8 @@ export class Hub implements HubContext {
     const user = s.user;
     this.presence.logout(user);
     this.unprepare(user);
-    background(this, `logout of ${user}`, () => then(this.directory.release(user, s.info!, this.clock.now()), () => {}));
-    background(this, `files of ${user}`, () => this.files.dropUser(user));
+    insist(this, `logout of ${user}`, () => this.directory.release(user, s.info!, this.clock.now()));
+    insist(this, `files of ${user}`, () => this.files.dropUser(user));
     this.log.debug(`session ${s.sid}: ${user} logged out (${why})`);
     this.announce(user, "out");
   }

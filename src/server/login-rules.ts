@@ -7,6 +7,7 @@ import type { Verdict } from "./accounts.ts";
 import type { HubContext, Session } from "./hub-context.ts";
 import { isPromise, then, type MaybePromise } from "./maybe.ts";
 import { isOutage } from "./cluster/errors.ts";
+import { insist } from "./routed.ts";
 import type { SessionInfo } from "./state.ts";
 
 /** Messages one connection may send while its login is decided (a real client sends none); the hub holds them. */
@@ -52,6 +53,16 @@ export function login(hub: HubContext, s: Session, msg: ClientMsg): MaybePromise
 
 type LoginMsg = Extract<ClientMsg, { t: "login" }>;
 
+/** The claim is ours but the login may still fail (Redis lost): then the claim is given back, not left stuck. */
+function kept(hub: HubContext, step: MaybePromise<void>, user: string, info: SessionInfo): MaybePromise<void> {
+  if (!isPromise(step)) return step;
+  return step.catch((e) => {
+    hub.unprepare(user);
+    insist(hub, `login of ${user} given back`, () => hub.directory.release(user, info, hub.clock.now()));
+    throw e;
+  });
+}
+
 /**
  * Claim the user's session. In a cluster, a session still held by a server known
  * dead (not yet cleaned up by the others) is taken over, compare-and-set, so a user
@@ -88,7 +99,7 @@ function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): M
       result("already_online");
       return hub.drop(s);
     }
-    return then(hub.prepare(msg.user), () => {
+    return then(kept(hub, hub.prepare(msg.user), msg.user, info), () => {
       // Gone meanwhile (disconnect, pre-login timeout): give the claim back.
       if (s.stage !== "hello" || s.closing) {
         hub.unprepare(msg.user);

@@ -5,6 +5,7 @@
  * way to it stored). The events are RoutedEvents carried by the cluster bus.
  */
 import type { HubContext, RoutedEvent } from "./hub-context.ts";
+import { isOutage } from "./cluster/errors.ts";
 import { isPromise, then, type MaybePromise } from "./maybe.ts";
 
 /** An event from the bus (any server, this one included). Malformed ones are logged and ignored. */
@@ -73,6 +74,24 @@ export async function reapNode(hub: HubContext, node: string, unread: { event: R
 /** Tell every server that `user` came or went (hidden from those `user` blocks). */
 export function announce(hub: HubContext, user: string, state: "in" | "out"): MaybePromise<void> {
   return then(hub.store.blocks.blockedBy(user), (blocked) => hub.router!.publish({ t: "presence", user, state, hide: [...(blocked ?? [])] }));
+}
+
+/**
+ * A step that must happen though nobody waits for it (a logout's release): while the
+ * shared state is out of reach it is tried again every second (for up to an hour),
+ * else a user whose logout met a Redis outage would stay "online" for good.
+ */
+export function insist(hub: HubContext, what: string, step: () => MaybePromise<unknown>, tries = 3600): void {
+  const failed = (e: unknown) => {
+    if (isOutage(e) && tries > 1) return void hub.clock.after(1000, () => insist(hub, what, step, tries - 1));
+    hub.log.debug(`${what}: failed: ${(e as Error).message}`);
+  };
+  try {
+    const r = step();
+    if (isPromise(r)) r.catch(failed);
+  } catch (e) {
+    failed(e);
+  }
 }
 
 /** A step nobody waits for: a failure is logged. */

@@ -18,13 +18,14 @@ import { memoryStore, StoreError, type Store } from "../../src/server/store.ts";
 import { CFG, FakeOutbox, PASS, USERS } from "./hubkit.ts";
 
 /** `obj` with every method answering through a promise (run in a later microtask). */
-function later<T extends object>(obj: T, fail?: { on: string | null }): T {
+function later<T extends object>(obj: T, fail?: { on: string | null; outage?: boolean }): T {
   return new Proxy(obj, {
     get(target, key, recv) {
       const v = Reflect.get(target, key, recv);
       if (typeof v !== "function") return v;
       return (...args: unknown[]) =>
         Promise.resolve().then(() => {
+          if (fail?.outage) throw new RedisUnavailable("closed");
           if (fail?.on === key) throw new StoreError(`${String(key)} failed`);
           return v.apply(target, args);
         });
@@ -79,12 +80,12 @@ class FakeBus {
   }
 }
 
-function cluster(fail?: { on: string | null }, bus?: FakeBus) {
+function cluster(fail?: { on: string | null; outage?: boolean }, bus?: FakeBus) {
   const clock = new ManualClock();
   const mem = memoryState(clock, CFG.blockMs);
   const shared: SharedState = {
     lockout: later(mem.lockout),
-    directory: later(mem.directory),
+    directory: later(mem.directory, fail),
     tokens: later(mem.tokens),
     files: later(mem.files),
   };
@@ -229,5 +230,19 @@ describe("hub in a cluster (a bus between two hubs)", () => {
     expect(a.out.closed.has(hans.sid)).toBe(false);
     bus.outage = false;
     expect(codes(await a.ask(hans.sid, { t: "broadcast", text: "y" }))).toEqual(["ok"]);
+  });
+
+  test("a logout while Redis is away is recorded once it is back (the user can log in again)", async () => {
+    const fail = { on: null as string | null, outage: false };
+    const { a, b, clock } = cluster(fail, new FakeBus());
+    const hans = await a.login("hans");
+    fail.outage = true;
+    a.hub.disconnect(hans.sid);
+    await settle();
+    fail.outage = false;
+    expect((await b.login("hans")).got).toEqual([{ t: "login_result", code: "already_online", user: "hans" }]);
+    clock.advance(1000); // the release is tried again
+    await settle();
+    expect((await b.login("hans")).got[0]).toEqual({ t: "login_result", code: "ok", user: "hans" });
   });
 });
