@@ -54,7 +54,7 @@ export class ClientApp {
       try {
         await this.execute(parsed.cmd);
       } catch (e) {
-        // A bug in one command must not end the session (DESIGN principle 7).
+        // A bug in one command must not end the session: one line, never a stack trace, and the next command works.
         if (!this.leaving) this.term.print(T.internalError((e as Error)?.message ?? String(e)), "error");
       }
       if (this.leaving) return;

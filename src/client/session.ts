@@ -67,9 +67,10 @@ export class ServerSession {
   private onEvent: ((e: ServerEvent) => void) | null = null;
   private early: ServerEvent[] = [];
   private link: SessionLink | null = null;
-  /** Offline delivery: highest seq shown, highest acknowledged, an ack pending for this turn. */
+  /** Offline delivery: highest seq shown, highest acknowledged, messages shown since, an ack pending for this turn. */
   private shownSeq = 0;
   private ackedSeq = 0;
+  private unacked = 0;
   private ackScheduled = false;
   onClose: (reason: string) => void = () => {};
 
@@ -191,7 +192,8 @@ export class ServerSession {
     this.onEvent!(e);
     if (e.t !== "msg" || e.seq === undefined || e.seq <= this.shownSeq) return;
     this.shownSeq = e.seq;
-    if (this.shownSeq - this.ackedSeq >= ACK_EVERY) return this.sendAck();
+    // Counted in messages, not seqs: seqs grow by more than 1 when other users' messages were stored in between.
+    if (++this.unacked >= ACK_EVERY) return this.sendAck();
     if (!this.ackScheduled) {
       this.ackScheduled = true;
       setImmediate(() => this.sendAck());
@@ -202,6 +204,7 @@ export class ServerSession {
     this.ackScheduled = false;
     if (this.shownSeq <= this.ackedSeq || this.closed) return;
     this.ackedSeq = this.shownSeq;
+    this.unacked = 0;
     this.send({ t: "ack", upTo: this.shownSeq });
   }
 

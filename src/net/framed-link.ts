@@ -52,7 +52,13 @@ export interface LinkOptions {
 }
 
 /** `pending`: a TLS link whose handshake is not yet checked; `sniff`: a plain caller's first byte is still to be looked at. */
-export type SockData = { link?: Link; pending?: Link; sniff?: boolean };
+export type SockData = {
+  link?: Link;
+  /** A TLS link whose handshake is not finished, and the timer that drops it if it never is. */
+  pending?: Link;
+  handshakeTimer?: ReturnType<typeof setTimeout>;
+  sniff?: boolean;
+};
 
 /** How long end() waits for the queue to empty and the peer to close before dropping the link. */
 const GRACE_MS = 2000;

@@ -59,6 +59,7 @@ function handlers(
     },
     close(s: Socket<SockData>, err?: Error) {
       const why = err ? `connection lost (${(err as any).code ?? err.message})` : "closed by peer";
+      stopHandshakeTimer(s);
       if (s.data?.pending) refused(err ? handshakeFailure(err) : new Error(why));
       (s.data?.link ?? s.data?.pending)?.onSocketClosed(why);
     },
@@ -74,19 +75,28 @@ function handlers(
  * timer, no admission count): a peer that never finishes the handshake is dropped here.
  */
 function holdForHandshake(s: Socket<SockData>, link: Link, ms: number, refused: (e: Error) => void): void {
-  s.data = { pending: link };
   const t = setTimeout(() => {
     if (s.data?.pending !== link) return;
     refused(new TlsError("refused", "TLS handshake timed out"));
     link.destroy("TLS handshake timed out");
   }, ms);
   (t as any).unref?.();
+  // Cleared once the handshake settles or the socket closes: a login storm must not
+  // leave one live runtime timer per connection for the whole limit.
+  s.data = { pending: link, handshakeTimer: t };
+}
+
+function stopHandshakeTimer(s: Socket<SockData>): void {
+  if (s.data?.handshakeTimer === undefined) return;
+  clearTimeout(s.data.handshakeTimer);
+  s.data.handshakeTimer = undefined;
 }
 
 /** The handshake is done: let `tls.verify` judge the other end's certificate, then hand the link on or close it. */
 function settleHandshake(s: Socket<SockData>, tls: LinkTls, err: Error | null, ready: (link: Link) => void, refused: (e: Error) => void): void {
   const link = s.data?.pending;
   if (!link) return;
+  stopHandshakeTimer(s);
   s.data.pending = undefined;
   const peer = peerCertOf(s as any);
   // A far end that is not TLS at all fails before any certificate is seen.

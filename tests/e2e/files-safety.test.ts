@@ -5,20 +5,17 @@
  * and names too long for the files the client derives from them.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, type ClientProc, Lines, loginClient, ROOT, startServer, tempDir } from "./harness.ts";
+import { cleanup, type ClientProc, loginClient, startServer, tempDir } from "./harness.ts";
 import { expectReply, outputOf } from "./helpers.ts";
+import { killFakes, startFake } from "./fake-holders.ts";
 import { closeAllRaw, RawConn, rawRequest } from "./rawconn.ts";
 import { killPtys, ptyLoginClient } from "./tty-harness.ts";
 
-const fakes = new Set<Subprocess>();
 afterEach(async () => {
-  for (const p of fakes) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-  await Promise.all([...fakes].map((p) => p.exited));
-  fakes.clear();
+  await killFakes();
   closeAllRaw();
   await killPtys();
   await cleanup();
@@ -43,16 +40,6 @@ async function sharer(port: number, user: string, prepare?: (dir: string) => voi
   return Object.assign(c, { dir });
 }
 
-/** A protocol-level holder (files-fake.ts); resolves once it registered the file. */
-async function startFake(port: number, user: string, file: string, mode: string, chunks: number): Promise<Lines> {
-  const proc = Bun.spawn([process.execPath, join(ROOT, "tests/e2e/files-fake.ts"), String(port), user, file, mode, String(chunks)], {
-    stdin: "ignore", stdout: "pipe", stderr: "inherit", cwd: ROOT,
-  });
-  fakes.add(proc);
-  const out = new Lines(proc.stdout);
-  await out.waitFor("ready", 10_000);
-  return out;
-}
 
 /** The files folder's entries, and those of its .termchat folder. */
 function contents(dir: string): { top: string[]; meta: string[] } {
@@ -104,8 +91,8 @@ describe("downloads safe for the disk", () => {
     const data = randomBytes(2 << 20);
     writeFileSync(join(hans.dir, "doc.bin"), data);
     await expectReply(hans, "register doc.bin 16", F.registered("doc.bin", 2 << 20, 16));
-    const bigger = await startFake(s.port, "r2d2", join(hans.dir, "doc.bin"), "bigger", 16);
-    const overflow = await startFake(s.port, "vader", join(hans.dir, "doc.bin"), "overflow", 16);
+    const bigger = await startFake(s.port, "r2d2", join(hans.dir, "doc.bin"), "bigger", 16).then((f) => f.out);
+    const overflow = await startFake(s.port, "vader", join(hans.dir, "doc.bin"), "overflow", 16).then((f) => f.out);
     const yoda = await sharer(s.port, "yoda");
 
     const lines = (await outputOf(yoda, "download doc.bin", 20_000)).filter((l) => !/ logged (in|out)$|ended$/.test(l));

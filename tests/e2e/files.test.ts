@@ -5,20 +5,17 @@
  * doubles (files-fake.ts) run as their own processes.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
-import { cleanup, type ClientProc, Lines, loginClient, ROOT, startServer, tempDir } from "./harness.ts";
+import { cleanup, type ClientProc, loginClient, startServer, tempDir } from "./harness.ts";
 import { exitCode, expectReply, outputOf } from "./helpers.ts";
+import { killFakes, startFake } from "./fake-holders.ts";
 import { closeAllRaw, RawConn, rawRequest } from "./rawconn.ts";
 
-const fakes = new Set<Subprocess>();
 afterEach(async () => {
-  for (const p of fakes) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-  await Promise.all([...fakes].map((p) => p.exited));
-  fakes.clear();
+  await killFakes();
   closeAllRaw();
   await cleanup();
 });
@@ -61,16 +58,6 @@ async function sharers(port: number, users: string[]): Promise<Record<string, Cl
   return out;
 }
 
-/** Start the fake holder process; resolves once it registered the file. */
-async function startFake(port: number, user: string, file: string, mode: "liar" | "stall", chunks = 10): Promise<{ proc: Subprocess; out: Lines }> {
-  const proc = Bun.spawn([process.execPath, join(ROOT, "tests/e2e/files-fake.ts"), String(port), user, file, mode, String(chunks)], {
-    stdin: "ignore", stdout: "pipe", stderr: "inherit", cwd: ROOT,
-  });
-  fakes.add(proc);
-  const out = new Lines(proc.stdout);
-  await out.waitFor("ready", 10_000);
-  return { proc, out };
-}
 
 /** The lines a command printed, up to its end marker (see outputOf), with presence lines left out. */
 async function run(c: ClientProc, cmd: string, ms = 15_000): Promise<string[]> {

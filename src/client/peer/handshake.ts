@@ -84,11 +84,14 @@ export function callPeer(
       },
       close: (reason) => {
         if (!settled) done(new Error(`link closed: ${reason}`));
-        else h.closed(conn!);
+        else if (conn) h.closed(conn);
       },
     };
     dial(host, port, events, cert)
       .then((link) => {
+        // Connected after the call gave up (a slow TLS handshake outlasts PEER_HANDSHAKE_MS):
+        // nobody waits for this link, and its frames must not reach the session handlers.
+        if (settled) return link.destroy("call given up");
         conn = new PeerConn(user, link);
         link.send(encodeMessage({ t: "peer_hello", v: PEER_PROTOCOL_VERSION, from: h.me()!, token }));
       })

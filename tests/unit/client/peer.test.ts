@@ -148,6 +148,26 @@ describe("caller side", () => {
     expect(link!.destroyed).not.toBeNull();
   });
 
+  test("a link whose connection completes after the call timed out is closed, never sent to nor adopted", async () => {
+    let link: FakeLink | null = null;
+    let connected: () => void = () => {};
+    const { clock, peers } = setup((_h, _p, events) => {
+      link = new FakeLink(events);
+      return new Promise((res) => (connected = () => res(link!)));
+    });
+    const { session } = await fakeServer(clock, () => ({ code: "peer", user: "carol", host: "h", port: 1, token: "t", cert: FAKE_CERT }));
+    peers.ready("bob", session);
+    const opened = peers.open("carol");
+    await settle();
+    clock.advance(PEER_HANDSHAKE_MS);
+    expect(await opened).toBe(T.peerUnreachable("carol"));
+    connected();
+    await settle();
+    expect(link!.sent).toEqual([]);
+    expect(link!.destroyed).not.toBeNull();
+    expect(peers.openSessions).toEqual([]);
+  });
+
   test("peer_welcome from the right user makes the session", async () => {
     let link: FakeLink | null = null;
     const { clock, peers } = setup(async (_h, _p, events) => (link = new FakeLink(events)));

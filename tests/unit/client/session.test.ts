@@ -92,3 +92,26 @@ describe("replies", () => {
     await expect(session.request({ t: "whoelse" })).rejects.toBeInstanceOf(SessionError);
   });
 });
+
+describe("acknowledging offline messages", () => {
+  /** Deliver offline messages with these seqs in one turn; the acks the session then sent. */
+  async function acksFor(seqs: number[]): Promise<unknown[]> {
+    const { session, link } = await fakeServer(new ManualClock());
+    const shown: number[] = [];
+    session.setEventHandler((e) => e.t === "msg" && shown.push(e.seq!));
+    for (const seq of seqs) link.deliver({ t: "msg", from: "yoda", text: `m${seq}`, kind: "offline", seq });
+    await settle();
+    expect(shown).toEqual(seqs);
+    return link.sent.filter((m) => m.t === "ack").map((m) => m.upTo);
+  }
+
+  test("messages that arrive together are acked once, after the last, however far apart their seqs", async () => {
+    // seqs increase but not by 1 (other users' messages were stored in between)
+    expect(await acksFor([1_000, 2_000, 3_000, 4_000, 5_000])).toEqual([5_000]);
+  });
+
+  test("a long run is acked every 1 000 messages shown, then at its end", async () => {
+    const seqs = Array.from({ length: 2_500 }, (_, i) => 7 + 3 * i);
+    expect(await acksFor(seqs)).toEqual([seqs[999], seqs[1_999], seqs[2_499]]);
+  });
+});
