@@ -22,6 +22,8 @@ export type Job =
       t: "direct";
       adapter: AdapterName;
       port: number;
+      /** Receivers log in here (another server of a cluster); default: `port`. */
+      receiverPort?: number;
       serverPid: number;
       pairs: [Cred, Cred][];
       window: number;
@@ -138,7 +140,7 @@ async function direct(job: Extract<Job, { t: "direct" }>): Promise<DirectResult>
   const senders = await loginAll(a, job.port, job.pairs.map((p) => p[0]), job.concurrency);
   // Senders never look at what comes back (our protocol's replies): read and drop it.
   for (const s of senders) s.discard();
-  const receivers = await loginAll(a, job.port, job.pairs.map((p) => p[1]), job.concurrency);
+  const receivers = await loginAll(a, job.receiverPort ?? job.port, job.pairs.map((p) => p[1]), job.concurrency);
   const lat = new Samples();
   let sending = true;
   let recording = false;

@@ -178,6 +178,9 @@ async function login(): Promise<string | null> {
         case "already_online":
           term.print(T.alreadyOnline(user.trim()), "error");
           return fail1();
+        case "busy":
+          term.print(T.serverBusy, "error");
+          break;
       }
       break; // unknown user: ask for the username again
     }

@@ -84,7 +84,9 @@ export const T = {
   filesFolderUnusable: (dir: string, why: string) => `Error. Files folder ${dir} cannot be used (${why})`,
   // the live download line is formatted by progress.ts (it depends on the screen width)
 
-  unexpectedAnswer: (code: string) => `Error. Unexpected answer from server (${code})`,
+  serverBusy: "Error. Server busy, please try again later",
+  /** A reply code the request does not list; `busy` may answer any request (a cluster's shared state is unreachable). */
+  unexpectedAnswer: (code: string) => (code === "busy" ? "Error. Server busy, please try again later" : `Error. Unexpected answer from server (${code})`),
   internalError: (what: string) => `Error. Something went wrong in the client (${what}); the session goes on`,
 
   // program-level errors (stderr)

@@ -34,7 +34,8 @@ export const DATA_PIECE = 1024 * 1024;
 /** Longest message text, in UTF-8 bytes (behaviour.md §4). */
 export const MAX_TEXT_BYTES = 4096;
 
-export const LOGIN_CODES = ["ok", "unknown_user", "bad_password", "locked_now", "blocked", "already_online"] as const;
+/** `busy`: the server cannot decide now (a cluster's shared state is unreachable); try again later. */
+export const LOGIN_CODES = ["ok", "unknown_user", "bad_password", "locked_now", "blocked", "already_online", "busy"] as const;
 
 /** Codes of `reply` (see docs/protocol.md for which request yields which). */
 export const REPLY_CODES = [
@@ -62,6 +63,7 @@ export const REPLY_CODES = [
   "not_found", // file_search/file_have: no online user holds a file of that name
   "registry_full", // file_register/file_have: the server holds as many files as it may
   "storage_failure", // message/block/unblock: the server's store failed (disk full, read-only); nothing changed
+  "busy", // any request but logout: a cluster's shared state (Redis) is unreachable now; try again later
 ] as const;
 export type ReplyCode = (typeof REPLY_CODES)[number];
 
@@ -130,6 +132,10 @@ export type RequestType = Extract<ClientMsg, { id: number }>["t"];
  * (docs/protocol.md §4). On the wire every reply is S2C.reply; the client checks a
  * reply against its request's row, so what it reads is typed by what it asked.
  * Fields a code does not list may be present and are ignored.
+ */
+/*
+ * Not in any row: `busy` (REPLY_CODES), which may answer any request but logout
+ * when a cluster's shared state is unreachable; a client shows it as such.
  */
 export const REPLIES = {
   message: { ok: {}, stored: {}, blocked_you: {}, invalid_user: {}, self: {}, too_long: {}, mailbox_full: {}, storage_failure: {} },

@@ -5,8 +5,11 @@
  */
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { Clock } from "../common/clock.ts";
+import { then, type MaybePromise } from "./maybe.ts";
+import { MemoryLockout } from "./memory-state.ts";
+import type { Lockout } from "./state.ts";
 
-export const MAX_FAILURES = 3;
+export { MAX_FAILURES } from "./state.ts";
 
 export type Verdict = "ok" | "unknown_user" | "bad_password" | "locked_now" | "blocked";
 
@@ -53,15 +56,15 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
 type Stored = { digest: Buffer } | { hash: string };
 
 export class Accounts {
-  private failures = new Map<string, number>();
-  private blockedUntil = new Map<string, number>();
   private readonly hashes = new Map<string, Stored>();
 
   constructor(
     users: Map<string, string>,
-    private readonly clock: Clock,
-    private readonly blockMs: number,
+    clock: Clock,
+    blockMs: number,
     private readonly verifier: PasswordVerifier = bunVerifier,
+    /** Where failures are counted (memory here; Redis in a cluster, so they count cluster-wide). */
+    readonly lockout: Lockout = new MemoryLockout(clock, blockMs),
   ) {
     // Compare digests, which have a fixed length, in constant time.
     for (const [u, p] of users) this.hashes.set(u, isPasswordHash(p) ? { hash: p } : { digest: digest(p) });
@@ -75,44 +78,31 @@ export class Accounts {
     return [...this.hashes.keys()];
   }
 
-  isBlocked(user: string): boolean {
-    const until = this.blockedUntil.get(user);
-    if (until === undefined) return false;
-    if (this.clock.now() < until) return true;
-    this.blockedUntil.delete(user);
-    return false;
+  isBlocked(user: string): MaybePromise<boolean> {
+    return this.lockout.isBlocked(user);
   }
 
   /**
-   * Check a login. The verdict is immediate for an unknown user, a blocked account
-   * or a plain password; a hashed one is verified off the main thread, and the
-   * lockout is applied when its verdict arrives (the same rule either way).
+   * Check a login. The verdict is immediate for an unknown user or a plain password
+   * with a lockout in memory; a hashed one is verified off the main thread (not at
+   * all while the account is blocked), and the lockout is applied when its verdict
+   * arrives (the same rule either way).
    */
-  attempt(user: string, password: string): Verdict | Promise<Verdict> {
+  attempt(user: string, password: string): MaybePromise<Verdict> {
     const want = this.hashes.get(user);
     if (!want) return "unknown_user";
-    if (this.isBlocked(user)) return "blocked";
     if ("digest" in want) return this.settle(user, timingSafeEqual(want.digest, digest(password)));
-    return this.verifier(password, want.hash).then(
-      (ok) => this.settle(user, ok),
-      () => this.settle(user, false), // a hash the verifier cannot read matches nothing
-    );
+    return then(this.lockout.isBlocked(user), (blocked) => {
+      if (blocked) return "blocked" as const;
+      return this.verifier(password, want.hash).then(
+        (ok) => this.settle(user, ok),
+        () => this.settle(user, false), // a hash the verifier cannot read matches nothing
+      );
+    });
   }
 
-  private settle(user: string, ok: boolean): Verdict {
-    // Blocked while the hash was being checked (by other attempts): blocked it is.
-    if (this.isBlocked(user)) return "blocked";
-    if (ok) {
-      this.failures.delete(user);
-      return "ok";
-    }
-    const n = (this.failures.get(user) ?? 0) + 1;
-    if (n >= MAX_FAILURES) {
-      this.failures.delete(user);
-      this.blockedUntil.set(user, this.clock.now() + this.blockMs);
-      return "locked_now";
-    }
-    this.failures.set(user, n);
-    return "bad_password";
+  /** The password was right or wrong: the lockout decides (blocked meanwhile: blocked it is). */
+  private settle(user: string, ok: boolean): MaybePromise<Verdict> {
+    return ok ? this.lockout.success(user) : this.lockout.failure(user);
   }
 }

@@ -15,7 +15,9 @@
  *   (message-rules), so the user sees everything in the order it was sent.
  */
 import type { HubContext, Session } from "./hub-context.ts";
-import { StoreError } from "./store.ts";
+import { isOutage } from "./cluster/errors.ts";
+import { isPromise, type MaybePromise } from "./maybe.ts";
+import { StoreError, type QueuedMessage } from "./store.ts";
 
 /** Bytes (about) of offline messages handed to the link per batch. */
 export const BATCH_BYTES = 256 * 1024;
@@ -40,18 +42,22 @@ export function startDelivery(hub: HubContext, s: Session): void {
 /** One batch, then wait for the link to drain (or stop: nothing left, session gone, store failed). */
 function sendBatch(hub: HubContext, s: Session): void {
   if (s.stage !== "in" || s.closing || !s.draining) return;
-  const user = s.user!;
-  let rows;
   const limit = s.batchRows ?? FIRST_ROWS;
-  try {
-    rows = hub.store.mailbox.peek(user, s.sentSeq!, limit);
-  } catch (e) {
-    if (!(e instanceof StoreError)) throw e;
-    // Left in the store: delivered at the next login.
-    hub.log.debug(`session ${s.sid}: offline delivery to ${user} stopped: ${e.message}`);
-    s.draining = false;
-    return;
-  }
+  attempt(
+    hub,
+    () => hub.store.mailbox.peek(s.user!, s.sentSeq!, limit),
+    (rows) => sendRows(hub, s, rows, limit),
+    (e) => {
+      // Left in the store: delivered at the next login.
+      hub.log.debug(`session ${s.sid}: offline delivery to ${s.user} stopped: ${e.message}`);
+      s.draining = false;
+    },
+  );
+}
+
+function sendRows(hub: HubContext, s: Session, rows: QueuedMessage[], limit: number): void {
+  // The session may have ended while the store answered.
+  if (s.stage !== "in" || s.closing || !s.draining) return;
   let bytes = 0;
   let sent = 0;
   const withSeq = s.v !== 1;
@@ -62,7 +68,7 @@ function sendBatch(hub: HubContext, s: Session): void {
     bytes += r.from.length + r.text.length + MSG_OVERHEAD;
     if (bytes >= BATCH_BYTES) break;
   }
-  if (!withSeq && sent > 0) remove(hub, s, s.sentSeq!);
+  if (!withSeq && sent > 0) remove(hub, s, s.sentSeq!, () => {});
   // Fewer rows than asked for, all sent: the mailbox holds nothing newer right now.
   if (rows.length < limit && sent === rows.length) {
     s.draining = false;
@@ -80,19 +86,33 @@ export function acknowledge(hub: HubContext, s: Session, upTo: number): void {
   }
   const to = Math.min(upTo, s.sentSeq ?? 0);
   if (to <= (s.ackedSeq ?? 0)) return;
-  if (!remove(hub, s, to)) return;
-  s.ackedSeq = to;
-  hub.log.debug(`session ${s.sid}: ${s.user} acknowledged up to ${to}`);
+  remove(hub, s, to, () => {
+    s.ackedSeq = Math.max(s.ackedSeq ?? 0, to);
+    hub.log.debug(`session ${s.sid}: ${s.user} acknowledged up to ${to}`);
+  });
 }
 
-function remove(hub: HubContext, s: Session, upTo: number): boolean {
+function remove(hub: HubContext, s: Session, upTo: number, done: () => void): void {
+  attempt(
+    hub,
+    () => hub.store.mailbox.ack(s.user!, upTo),
+    done,
+    // Not deleted: shown again at the next login (at least once, behaviour.md §8).
+    (e) => hub.log.debug(`session ${s.sid}: acknowledged messages of ${s.user} not deleted: ${e.message}`),
+  );
+}
+
+/** Run a store step; its value goes to `ok`, a StoreError (thrown or rejected) to `failed`; anything else is a bug. */
+function attempt<T>(hub: HubContext, step: () => MaybePromise<T>, ok: (v: T) => void, failed: (e: Error) => void): void {
+  const bug = (e: unknown) => hub.log.debug(`internal error in offline delivery: ${(e as Error).stack ?? e}`);
+  let v: MaybePromise<T>;
   try {
-    hub.store.mailbox.ack(s.user!, upTo);
-    return true;
+    v = step();
   } catch (e) {
     if (!(e instanceof StoreError)) throw e;
-    // Not deleted: shown again at the next login (at least once, behaviour.md §8).
-    hub.log.debug(`session ${s.sid}: acknowledged messages of ${s.user} not deleted: ${e.message}`);
-    return false;
+    return failed(e);
   }
+  if (!isPromise(v)) return ok(v);
+  // Redis unreachable (a cluster) is a failure like a store's: left in the mailbox.
+  v.then(ok, (e) => (e instanceof StoreError || isOutage(e) ? failed(e as Error) : bug(e))).catch(bug);
 }

@@ -57,6 +57,7 @@ type Entry = {
   holders: Map<string, Set<number>>;
 };
 
+/** The memory FileIndex (state.ts). */
 export class FileRegistry {
   private readonly files = new Map<string, Entry>();
   /** user → names of the files they hold something of (for dropUser). */
@@ -84,12 +85,9 @@ export class FileRegistry {
    * chunks in `have`, or all of them when `have` is absent.
    */
   register(user: string, name: string, size: number, hashes: string[], have?: number[]): RegisterOutcome {
-    const badName = badFileName(name);
-    if (badName) return { code: "bad", why: badName };
-    if (!validShape(size, hashes.length)) return { code: "bad", why: "size and chunk count do not fit" };
-    if (!hashes.every((h) => HASH_RE.test(h))) return { code: "bad", why: "a hash is not 64 lower-case hex digits" };
-    const chunks = have ?? hashes.map((_, i) => i + 1);
-    if (!validChunks(chunks, hashes.length)) return { code: "bad", why: "chunk numbers out of range" };
+    const checked = checkRegistration(name, size, hashes, have);
+    if ("why" in checked) return { code: "bad", why: checked.why };
+    const { chunks } = checked;
 
     const known = this.files.get(name);
     if (known) {
@@ -142,7 +140,7 @@ export class FileRegistry {
    * listed: an answer too long for one frame is sent in parts (protocol/listing.ts).
    * Undefined if the file is not registered.
    */
-  search(name: string, visible: (user: string) => boolean): SearchAnswer | undefined {
+  search(name: string, visible: (user: string) => boolean = () => true): SearchAnswer | undefined {
     const entry = this.files.get(name);
     if (!entry) return undefined;
     const n = entry.hashes.length;
@@ -198,7 +196,18 @@ export class FileRegistry {
   }
 }
 
-function validChunks(chunks: number[], n: number): boolean {
+/** A registration's arguments checked (any registry): why they are refused, or the chunks it holds. */
+export function checkRegistration(name: string, size: number, hashes: string[], have?: number[]): { why: string } | { chunks: number[] } {
+  const badName = badFileName(name);
+  if (badName) return { why: badName };
+  if (!validShape(size, hashes.length)) return { why: "size and chunk count do not fit" };
+  if (!hashes.every((h) => HASH_RE.test(h))) return { why: "a hash is not 64 lower-case hex digits" };
+  const chunks = have ?? hashes.map((_, i) => i + 1);
+  if (!validChunks(chunks, hashes.length)) return { why: "chunk numbers out of range" };
+  return { chunks };
+}
+
+export function validChunks(chunks: number[], n: number): boolean {
   return chunks.length >= 1 && chunks.length <= MAX_CHUNKS && chunks.every((c) => Number.isSafeInteger(c) && c >= 1 && c <= n);
 }
 

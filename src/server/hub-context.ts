@@ -7,10 +7,10 @@ import type { Clock, Timer } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
 import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
 import type { Accounts, PasswordVerifier } from "./accounts.ts";
-import type { FileRegistry } from "./files.ts";
-import type { PeerTokens } from "./peertokens.ts";
 import type { Presence } from "./presence.ts";
 import type { Store } from "./store.ts";
+import type { Directory, FileIndex, SessionInfo, TokenStore } from "./state.ts";
+import type { MaybePromise } from "./maybe.ts";
 
 export interface Outbox {
   send(sid: number, msg: ServerMsg): void;
@@ -48,14 +48,16 @@ export type Session = {
   stage: "new" | "hello" | "in" | "gone";
   user?: string;
   attempts: number;
-  /** A password is being verified: what the connection sends meanwhile waits here, in order. */
-  held?: ClientMsg[];
   timer?: Timer;
   /** Last command (for the inactivity timeout); `timer` is then the idle timer. */
   lastActive?: number;
   idleArmed?: boolean;
   /** The hub asked the transport to close this link: ignore whatever still arrives on it. */
   closing?: boolean;
+  /** A request is waiting (a password hash, the store): what the connection sends meanwhile waits here, in order. */
+  held?: ClientMsg[];
+  /** The directory entry of this session once logged in. */
+  info?: SessionInfo;
   /** Protocol version from `hello`: 1 = offline messages leave the store when handed over, 2 = when acknowledged. */
   v?: number;
   /** Highest mailbox seq handed to this session's link (0: none). */
@@ -68,26 +70,55 @@ export type Session = {
   draining?: boolean;
 };
 
+/** What servers of a cluster tell each other about users (routed.ts handles them on arrival). */
+export type RoutedEvent =
+  /** A direct message for `to`, who is logged in on the receiving server. */
+  | { t: "dm"; to: string; from: string; text: string }
+  /** A broadcast: every server shows it to its users but `from` and those in `skip` (who block `from`). */
+  | { t: "bc"; from: string; text: string; skip: string[] }
+  /** `user` came or went: shown to everyone but `user` and those in `hide` (whom `user` blocks). */
+  | { t: "presence"; user: string; state: "in" | "out"; hide: string[] };
+
+/** How the hub reaches the other servers of a cluster (the cluster bus; absent alone). */
+export interface Router {
+  /** To server `node` only: "gone" if it is dead or left, "full" if its inbox is. */
+  sendTo(node: string, event: RoutedEvent): Promise<"sent" | "gone" | "full">;
+  /** To every server, this one included. */
+  publish(event: RoutedEvent): Promise<void>;
+  /** Is server `node` known dead (its sessions may be taken over)? */
+  isGone(node: string): Promise<boolean>;
+}
+
 export type Req<T extends ClientMsg["t"]> = Extract<ClientMsg, { t: T }>;
 export type Reply = Omit<Extract<ServerMsg, { t: "reply" }>, "t" | "id">;
+export type MaybeReply = MaybePromise<Reply>;
 
 /** The hub as its rule modules see it: shared state, and the few actions they may take. */
 export interface HubContext {
   readonly accounts: Accounts;
   readonly presence: Presence;
-  readonly files: FileRegistry;
-  readonly tokens: PeerTokens;
+  readonly directory: Directory;
+  readonly files: FileIndex;
+  readonly tokens: TokenStore;
   readonly store: Store;
   readonly clock: Clock;
   readonly cfg: HubConfig;
   readonly out: Outbox;
   readonly log: Logger;
+  /** This server's id in the directory ("" alone). */
+  readonly node: string;
+  /** The other servers of the cluster, if any. */
+  readonly router?: Router;
   /** Ask the transport to close the session's link; nothing it sends afterwards counts. */
   drop(s: Session): void;
-  /** A message from the session's client (login-rules hands on what waited for a login verdict). */
-  receive(sid: number, msg: ClientMsg): void;
-  /** A successful login: the session becomes `user`'s. */
-  enter(s: Session, user: string, peerPort: number | undefined, peerCert?: string): void;
+  /** The directory entry a login of `user` on session `s` claims (with the peer listener's port and certificate fingerprint). */
+  sessionInfo(s: Session, user: string, peerPort: number | undefined, peerCert: string | undefined): SessionInfo;
+  /** Before a claimed login enters: load what this server keeps of `user` while they are here. */
+  prepare(user: string): MaybePromise<void>;
+  /** The login did not enter after all: forget what prepare() kept. */
+  unprepare(user: string): void;
+  /** A successful login whose session was claimed: the session becomes `user`'s. */
+  enter(s: Session, user: string, info: SessionInfo): void;
   /** Is the session still sending its offline backlog (so new messages must queue behind it)? */
   isDraining(sid: number): boolean;
 }

@@ -7,38 +7,69 @@
  */
 import type { Clock } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
-import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
+import type { ClientMsg } from "../protocol/messages.ts";
 import { Accounts } from "./accounts.ts";
-import { FileRegistry } from "./files.ts";
-import type { HubConfig, HubContext, Outbox, Reply, Session } from "./hub-context.ts";
+import type { HubConfig, HubContext, Outbox, Router, Session } from "./hub-context.ts";
 import { acknowledge, startDelivery } from "./delivery.ts";
-import { hello, hold, login } from "./login-rules.ts";
+import { hello, login, MAX_HELD as MAX_HELD_PRELOGIN } from "./login-rules.ts";
 import { block, broadcast, message, unblock, whoelse, whoelseSince } from "./message-rules.ts";
 import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
-import { PeerTokens } from "./peertokens.ts";
+import { isPromise, type MaybePromise } from "./maybe.ts";
+import { memoryState } from "./memory-state.ts";
 import { Presence } from "./presence.ts";
-import { StoreError, type Store } from "./store.ts";
+import { announce, background, insist } from "./routed.ts";
+import { CachedBlocks } from "./cached-blocks.ts";
+import { answer, sendReply } from "./replies.ts";
+import type { Directory, FileIndex, SessionInfo, SharedState, TokenStore } from "./state.ts";
+import type { Store } from "./store.ts";
+
+/**
+ * Requests one logged-in connection may send while an earlier one waits for the
+ * store (a Redis round trip); past it the connection is closed. Generous: the
+ * benchmark's clients keep 32 in flight.
+ */
+export const MAX_HELD = 1024;
 
 export { DEFAULT_LIMITS, type HubConfig, type Outbox } from "./hub-context.ts";
 
 export class Hub implements HubContext {
   readonly accounts: Accounts;
+  /** Who is logged in here (the sessions this hub sends to). */
   readonly presence = new Presence();
+  /** Who is logged in anywhere, and who was. */
+  readonly directory: Directory;
   /** Shared files and who holds which chunk (behaviour.md §6); holders are online users only. */
-  readonly files = new FileRegistry();
-  readonly tokens: PeerTokens;
+  readonly files: FileIndex;
+  readonly tokens: TokenStore;
   private sessions = new Map<number, Session>();
+  readonly store: Store;
+  /** A cluster: the block lists of users logged in here, kept here (cached-blocks.ts). */
+  private readonly cachedBlocks?: CachedBlocks;
 
   constructor(
     users: Map<string, string>,
-    readonly store: Store,
+    store: Store,
     readonly clock: Clock,
     readonly cfg: HubConfig,
     readonly out: Outbox,
     readonly log: Logger,
+    /** Lockout, directory, peer tokens, files: in memory unless given (Redis, for a cluster). */
+    shared: SharedState = memoryState(clock, cfg.blockMs),
+    /** This server's name in the directory ("" alone). */
+    readonly node = "",
+    /** The other servers of a cluster (absent alone). */
+    readonly router?: Router,
   ) {
-    this.accounts = new Accounts(users, clock, cfg.blockMs, cfg.verifyPassword);
-    this.tokens = new PeerTokens(clock);
+    this.accounts = new Accounts(users, clock, cfg.blockMs, cfg.verifyPassword, shared.lockout);
+    if (router) {
+      this.cachedBlocks = new CachedBlocks(store.blocks);
+      this.store = { mailbox: store.mailbox, blocks: this.cachedBlocks, close: () => store.close() };
+    } else {
+      this.store = store;
+    }
+    this.directory = shared.directory;
+    this.files = shared.files;
+    this.tokens = shared.tokens;
   }
 
   /** A new connection from `host`. */
@@ -71,13 +102,57 @@ export class Hub implements HubContext {
     this.drop(s);
   }
 
+  /** A message from the session's client; handled in arrival order, per session. */
   receive(sid: number, msg: ClientMsg): void {
     const s = this.sessions.get(sid);
     // A closed link is ended gracefully, so frames the client sent before noticing still
     // arrive; acting on them (a login racing the pre-login timeout) would, for one, empty
     // the mailbox into a link that no longer sends.
     if (!s || s.stage === "gone" || s.closing) return;
-    if (s.held) return hold(this, s, msg);
+    if (s.held) return this.hold(s, msg);
+    const r = this.handle(s, msg);
+    if (!isPromise(r)) return;
+    // Waiting for the store: the session's later frames wait behind this one, in order.
+    s.held = [];
+    r.then(
+      () => this.resume(s),
+      (e) => {
+        this.log.debug(`session ${sid}: internal error: ${(e as Error).stack ?? e}`);
+        s.held = undefined;
+        this.drop(s);
+      },
+    );
+  }
+
+  private hold(s: Session, msg: ClientMsg): void {
+    const pre = s.stage !== "in";
+    const max = pre ? MAX_HELD_PRELOGIN : MAX_HELD;
+    if (s.held!.length < max) {
+      s.held!.push(msg);
+      return;
+    }
+    this.log.debug(`session ${s.sid}: more than ${max} messages waiting, closing`);
+    const detail = pre ? "too many messages before the login result" : "too many requests waiting for an answer";
+    this.out.send(s.sid, { t: "error", code: "protocol", detail });
+    this.drop(s);
+  }
+
+  /** The request that waited has been answered: handle what arrived meanwhile, until one waits again. */
+  private resume(s: Session): void {
+    const held = s.held ?? [];
+    s.held = undefined;
+    while (held.length > 0) {
+      this.receive(s.sid, held.shift()!);
+      const again = s.held as ClientMsg[] | undefined;
+      if (again) {
+        again.push(...held);
+        return;
+      }
+    }
+  }
+
+  private handle(s: Session, msg: ClientMsg): MaybePromise<void> {
+    const sid = s.sid;
     if (s.stage === "new") return hello(this, s, msg);
     if (s.stage === "hello") return login(this, s, msg);
     // A peer_check or an ack is the client answering, not a command its user typed (behaviour.md §5).
@@ -85,31 +160,31 @@ export class Hub implements HubContext {
     const user = s.user!;
     switch (msg.t) {
       case "message":
-        return this.reply(s, msg.id, () => message(this, user, msg));
+        return answer(this, s, msg.id, () => message(this, user, msg));
       case "broadcast":
-        return this.reply(s, msg.id, broadcast(this, user, msg));
+        return answer(this, s, msg.id, () => broadcast(this, user, msg));
       case "whoelse":
-        return this.reply(s, msg.id, whoelse(this, user));
+        return answer(this, s, msg.id, () => whoelse(this, user));
       case "whoelsesince":
-        return this.reply(s, msg.id, whoelseSince(this, user, msg.seconds));
+        return answer(this, s, msg.id, () => whoelseSince(this, user, msg.seconds));
       case "block":
-        return this.reply(s, msg.id, () => block(this, user, msg));
+        return answer(this, s, msg.id, () => block(this, user, msg));
       case "unblock":
-        return this.reply(s, msg.id, () => unblock(this, user, msg));
+        return answer(this, s, msg.id, () => unblock(this, user, msg));
       case "peer_request":
-        return this.reply(s, msg.id, peerRequest(this, user, msg));
+        return answer(this, s, msg.id, () => peerRequest(this, user, msg));
       case "peer_check":
-        return this.reply(s, msg.id, peerCheck(this, user, msg));
+        return answer(this, s, msg.id, () => peerCheck(this, user, msg));
       case "file_register":
       case "file_have":
       case "file_search":
-        return this.reply(s, msg.id, fileRequest(this, user, msg));
+        return answer(this, s, msg.id, () => fileRequest(this, user, msg));
       case "activity":
         return;
       case "ack":
         return acknowledge(this, s, msg.upTo);
       case "logout":
-        this.reply(s, msg.id, { code: "bye" });
+        sendReply(this, s, msg.id, { code: "bye" });
         this.leave(s, "logout");
         return this.drop(s);
       case "hello":
@@ -122,12 +197,28 @@ export class Hub implements HubContext {
     }
   }
 
-  /** A successful login (login-rules): presence, the login result, the mailbox, announcements. */
-  enter(s: Session, user: string, peerPort: number | undefined, peerCert?: string): void {
+  sessionInfo(s: Session, user: string, peerPort: number | undefined, peerCert: string | undefined): SessionInfo {
+    const info: SessionInfo = { node: this.node, sid: s.sid, since: this.clock.now(), host: s.host };
+    if (peerPort !== undefined) info.peerPort = peerPort;
+    if (peerCert !== undefined) info.peerCert = peerCert;
+    return info;
+  }
+
+  /** Before `user` enters: what this server keeps of them while they are here (a cluster: their block list). */
+  prepare(user: string): MaybePromise<void> {
+    return this.cachedBlocks?.load(user);
+  }
+  unprepare(user: string): void {
+    this.cachedBlocks?.forget(user);
+  }
+
+  /** A successful login (login-rules), its session claimed: presence, the login result, the mailbox, announcements. */
+  enter(s: Session, user: string, info: SessionInfo): void {
     s.timer?.cancel();
     s.stage = "in";
     s.user = user;
-    this.presence.login(user, { sid: s.sid, since: this.clock.now(), host: s.host, peerPort, ...(peerCert ? { peerCert } : {}) });
+    s.info = info;
+    this.presence.login(user, { sid: s.sid, since: info.since, host: s.host, peerPort: info.peerPort });
     this.log.debug(`session ${s.sid}: ${user} logged in from ${s.host}`);
     this.out.send(s.sid, { t: "login_result", code: "ok", user });
     startDelivery(this, s);
@@ -147,20 +238,20 @@ export class Hub implements HubContext {
 
   // ---- helpers ----
 
-  private guard(s: Session, rule: () => Reply): Reply {
-    try {
-      return rule();
-    } catch (e) {
-      if (!(e instanceof StoreError)) throw e;
-      this.log.debug(`session ${s.sid}: ${s.user}: storage failure: ${e.message}`);
-      return { code: "storage_failure" };
-    }
-  }
-
   /** Tell everyone online, except those `user` has blocked, that `user` came or went. */
   private announce(user: string, state: "in" | "out"): void {
-    const to: number[] = [];
+    // In a cluster every server (this one too) shows it when the event comes back.
+    if (this.router) return background(this, `presence of ${user}`, () => announce(this, user, state));
     const blocked = this.store.blocks.blockedBy(user);
+    if (!isPromise(blocked)) return this.announceTo(user, state, blocked);
+    blocked.then(
+      (b) => this.announceTo(user, state, b),
+      (e) => this.log.debug(`presence of ${user} not announced: ${(e as Error).message}`),
+    );
+  }
+
+  private announceTo(user: string, state: "in" | "out", blocked: ReadonlySet<string> | undefined): void {
+    const to: number[] = [];
     if (blocked && blocked.size > 0) {
       for (const [u, o] of this.presence.entries()) if (u !== user && !blocked.has(u)) to.push(o.sid);
     } else {
@@ -201,18 +292,12 @@ export class Hub implements HubContext {
     if (s.stage !== "in" || !s.user) return;
     s.stage = "gone";
     s.timer?.cancel();
-    this.presence.logout(s.user, this.clock.now());
-    this.files.dropUser(s.user);
-    this.log.debug(`session ${s.sid}: ${s.user} logged out (${why})`);
-    this.announce(s.user, "out");
-  }
-
-  /** A request's answer; a store that failed under it makes it `storage_failure` (behaviour.md §8). */
-  private reply(s: Session, id: number, r: Reply | (() => Reply)): void {
-    if (typeof r === "function") r = this.guard(s, r);
-    // Not `{ t, id, ...r }`: the spread was ~4 % of a relaying server's CPU (same fields, same order).
-    const m = { t: "reply", id, code: r.code } as Extract<ServerMsg, { t: "reply" }>;
-    for (const k in r) if (k !== "code") (m as any)[k] = (r as any)[k];
-    this.out.send(s.sid, m);
+    const user = s.user;
+    this.presence.logout(user);
+    this.unprepare(user);
+    insist(this, `logout of ${user}`, () => this.directory.release(user, s.info!, this.clock.now()));
+    insist(this, `files of ${user}`, () => this.files.dropUser(user));
+    this.log.debug(`session ${s.sid}: ${user} logged out (${why})`);
+    this.announce(user, "out");
   }
 }

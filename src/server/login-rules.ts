@@ -5,8 +5,12 @@
 import { MAX_SERVER_FRAME, SUPPORTED_VERSIONS, type ClientMsg, type ServerMsg } from "../protocol/messages.ts";
 import type { Verdict } from "./accounts.ts";
 import type { HubContext, Session } from "./hub-context.ts";
+import { isPromise, then, type MaybePromise } from "./maybe.ts";
+import { isOutage } from "./cluster/errors.ts";
+import { insist } from "./routed.ts";
+import type { SessionInfo } from "./state.ts";
 
-/** Messages one connection may send while its password is verified (a real client sends none). */
+/** Messages one connection may send while its login is decided (a real client sends none); the hub holds them. */
 export const MAX_HELD = 32;
 
 /** The first frame of a connection must be `hello` in a version this server speaks. */
@@ -27,48 +31,56 @@ export function hello(hub: HubContext, s: Session, msg: ClientMsg): void {
 }
 
 /**
- * A login attempt; on success the hub takes over (hub.enter). A hashed password's
- * verdict comes later: until it does, what the connection sends waits in `held`
- * (hold), and is then handled in order, as if it had arrived after the verdict.
+ * A login attempt; on success the hub takes over (hub.enter). The verdict and the
+ * session claim may come from a store that answers later: the hub holds the
+ * connection's later frames until this settles (hub.ts).
  */
-export function login(hub: HubContext, s: Session, msg: ClientMsg): void {
+export function login(hub: HubContext, s: Session, msg: ClientMsg): MaybePromise<void> {
   if (msg.t !== "login") {
     hub.log.debug(`session ${s.sid}: ${msg.t} before login`);
     hub.out.send(s.sid, { t: "error", code: "not_logged_in", detail: "log in first" });
     return;
   }
-  const verdict = hub.accounts.attempt(msg.user, msg.pass);
-  if (typeof verdict === "string") return decide(hub, s, msg, verdict);
-  s.held = [];
-  void verdict.then((v) => {
-    const held = s.held ?? [];
-    s.held = undefined;
-    // Gone or closed meanwhile (pre-login timeout, disconnect): the verdict goes nowhere.
-    if (s.stage === "gone" || s.closing) return;
-    try {
-      decide(hub, s, msg, v);
-      for (const m of held) hub.receive(s.sid, m);
-    } catch (e) {
-      hub.log.debug(`session ${s.sid}: internal error after a login verdict: ${(e as Error).stack ?? e}`);
-      hub.drop(s);
-    }
+  const r = then(hub.accounts.attempt(msg.user, msg.pass), (verdict) => decide(hub, s, msg, verdict));
+  if (!isPromise(r)) return r;
+  // The shared state is unreachable (a cluster's Redis): no verdict; the user may try again.
+  return r.catch((e) => {
+    if (!isOutage(e)) throw e;
+    hub.log.debug(`session ${s.sid}: login ${JSON.stringify(msg.user)}: shared state unavailable: ${(e as Error).message}`);
+    hub.out.send(s.sid, { t: "login_result", code: "busy", user: msg.user });
   });
-}
-
-/** A message that arrived while the connection's password is verified. */
-export function hold(hub: HubContext, s: Session, msg: ClientMsg): void {
-  if (s.held!.length < MAX_HELD) {
-    s.held!.push(msg);
-    return;
-  }
-  hub.log.debug(`session ${s.sid}: more than ${MAX_HELD} messages while its password was checked, closing`);
-  hub.out.send(s.sid, { t: "error", code: "protocol", detail: "too many messages before the login result" });
-  hub.drop(s);
 }
 
 type LoginMsg = Extract<ClientMsg, { t: "login" }>;
 
-function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): void {
+/** The claim is ours but the login may still fail (Redis lost): then the claim is given back, not left stuck. */
+function kept(hub: HubContext, step: MaybePromise<void>, user: string, info: SessionInfo): MaybePromise<void> {
+  if (!isPromise(step)) return step;
+  return step.catch((e) => {
+    hub.unprepare(user);
+    insist(hub, `login of ${user} given back`, () => hub.directory.release(user, info, hub.clock.now()));
+    throw e;
+  });
+}
+
+/**
+ * Claim the user's session. In a cluster, a session still held by a server known
+ * dead (not yet cleaned up by the others) is taken over, compare-and-set, so a user
+ * whose server crashed can log in again through another at once.
+ */
+function claim(hub: HubContext, user: string, info: SessionInfo): MaybePromise<boolean> {
+  return then(hub.directory.claim(user, info), (won) => {
+    if (won || !hub.router) return won;
+    return then(hub.directory.lookup(user), (holder) => {
+      if (!holder || holder.node === hub.node) return holder ? false : hub.directory.claim(user, info);
+      return hub.router!.isGone(holder.node).then((gone) => (gone ? hub.directory.claim(user, info, holder) : false));
+    });
+  });
+}
+
+function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): MaybePromise<void> {
+  // Gone or closed meanwhile (pre-login timeout, disconnect): the verdict goes nowhere.
+  if (s.stage === "gone" || s.closing) return;
   const result = (code: Extract<ServerMsg, { t: "login_result" }>["code"]) =>
     hub.out.send(s.sid, { t: "login_result", code, user: msg.user });
   if (verdict !== "ok") {
@@ -81,9 +93,19 @@ function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): v
     }
     return;
   }
-  if (hub.presence.isOnline(msg.user)) {
-    result("already_online");
-    return hub.drop(s);
-  }
-  hub.enter(s, msg.user, msg.peerPort, msg.peerCert);
+  const info = hub.sessionInfo(s, msg.user, msg.peerPort, msg.peerCert);
+  return then(claim(hub, msg.user, info), (claimed) => {
+    if (!claimed) {
+      result("already_online");
+      return hub.drop(s);
+    }
+    return then(kept(hub, hub.prepare(msg.user), msg.user, info), () => {
+      // Gone meanwhile (disconnect, pre-login timeout): give the claim back.
+      if (s.stage !== "hello" || s.closing) {
+        hub.unprepare(msg.user);
+        return then(hub.directory.release(msg.user, info, hub.clock.now()), () => {});
+      }
+      hub.enter(s, msg.user, info);
+    });
+  });
 }

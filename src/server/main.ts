@@ -14,6 +14,8 @@ import { DEFAULT_LIMITS } from "./hub.ts";
 import { ChatServer } from "./server.ts";
 import { sqliteStore } from "./sqlite-store.ts";
 import { memoryStore, type Store } from "./store.ts";
+import { attachHub, busRouter, openRedisState, type RedisState } from "./redis/open.ts";
+import { RedisBadUrl, RedisConnectFailed, redactUrl } from "./cluster/errors.ts";
 
 const USAGE = "Usage: server <server_port> <block_duration> <timeout> [options]";
 
@@ -33,6 +35,7 @@ cli
     default: DEFAULT_ADMISSION.perAddress,
   })
   .option("--max-prelogin <n>", "Connections not yet logged in allowed in all", { default: DEFAULT_ADMISSION.total })
+  .option("--redis <url>", "Share state with the other servers on this Redis (a cluster; --store is then not used)")
   .option("--identity <file>", "The server's TLS key and certificate, created on first start", {
     default: "./server-identity.pem",
   })
@@ -52,6 +55,7 @@ setHelp(cli, {
     ["server 4000 60 120", "port 4000, 60 s block, 120 s timeout"],
     ["server 4000 60 120 -d --store /var/lib/chat.sqlite", "debug log on stderr, state kept in that file"],
     ["server 4000 10 30 --host 127.0.0.1 --store :memory:", "this machine only, nothing kept"],
+    ["server 4000 60 120 --redis redis://10.0.0.5:6379", "one server of a cluster sharing that Redis"],
     ["server --hash-password", "type a password: prints the line to put after the user name in credentials.txt"],
   ],
 });
@@ -67,7 +71,7 @@ try {
   loginSec = intArg("--login-timeout", options.loginTimeout, 1, 1_000_000);
   perAddress = intArg("--max-prelogin-per-address", options.maxPreloginPerAddress, 1, 1_000_000);
   preloginTotal = intArg("--max-prelogin", options.maxPrelogin, 1, 1_000_000);
-  for (const k of ["credentials", "host", "store", "identity", "tlsCert", "tlsKey"]) {
+  for (const k of ["credentials", "host", "store", "redis", "identity", "tlsCert", "tlsKey"]) {
     if (options[k] !== undefined && typeof options[k] !== "string") throw new UsageError(`--${flagName(k)} needs a value`);
   }
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
@@ -101,10 +105,34 @@ for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
 if (users.size === 0) fail(`no users in credentials file ${credFile}`, 1);
 
 let store: Store;
-try {
-  store = options.store === ":memory:" ? memoryStore() : sqliteStore(options.store);
-} catch (e) {
-  fail(`cannot open store ${options.store}: ${(e as Error).message}`, 1);
+let cluster: RedisState | undefined;
+if (options.redis !== undefined) {
+  try {
+    cluster = await openRedisState(options.redis, systemClock, blockSec * 1000, log, clusterTimes());
+    store = cluster.store;
+  } catch (e) {
+    if (e instanceof RedisBadUrl) fail(e.message, 2, USAGE);
+    fail(e instanceof RedisConnectFailed ? e.message : `cannot use Redis at ${redactUrl(options.redis)}: ${(e as Error).message}`, 1);
+  }
+} else {
+  try {
+    store = options.store === ":memory:" ? memoryStore() : sqliteStore(options.store);
+  } catch (e) {
+    fail(`cannot open store ${options.store}: ${(e as Error).message}`, 1);
+  }
+}
+
+/**
+ * The cluster's heartbeat times (ms) from CHAT_CLUSTER_TIMES, e.g.
+ * "beatMs=200,ttlMs=1000,scanMs=200,graceMs=500": only tests shorten them.
+ */
+function clusterTimes(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (process.env.CHAT_CLUSTER_TIMES ?? "").split(",")) {
+    const [k, v] = part.split("=");
+    if (k && v && /^\d+$/.test(v)) out[k.trim()] = Number(v);
+  }
+  return out;
 }
 
 let identity: Identity | undefined;
@@ -130,11 +158,19 @@ const server = new ChatServer({
   log,
   hub: { blockMs: blockSec * 1000, timeoutMs: timeoutSec * 1000, ...DEFAULT_LIMITS, preLoginMs: loginSec * 1000 },
   admission: { perAddress, total: preloginTotal },
+  ...(cluster ? { shared: cluster.shared, node: cluster.bus.nodeId, router: busRouter(cluster.bus) } : {}),
   tls: identity,
 });
+if (cluster) {
+  attachHub(cluster.bus, server.hub, () => {
+    process.stderr.write("server: the cluster declared this server dead (Redis unreachable too long); its users were logged out; exiting\n");
+    process.exit(1);
+  });
+}
 try {
   const bound = server.start();
-  log.debug(`listening on ${options.host}:${bound} (${users.size} users, store ${options.store})`);
+  const where = cluster ? `Redis ${redactUrl(options.redis)}, node ${cluster.bus.nodeId}` : `store ${options.store}`;
+  log.debug(`listening on ${options.host}:${bound} (${users.size} users, ${where})`);
   // The one line on stdout (behaviour.md §10): people compare this fingerprint with what clients show.
   process.stdout.write(`Listening on ${options.host}:${bound} (${identity ? `TLS, fingerprint ${identity.fingerprint}` : "no TLS"})\n`);
 } catch (e) {
@@ -156,7 +192,10 @@ process.on("unhandledRejection", (e) => {
 const shutdown = () => {
   log.debug("shutting down");
   server.stop();
-  process.exit(0);
+  if (!cluster) process.exit(0);
+  // Leave the cluster on purpose: the others log this server's users out at once.
+  const bus = cluster.bus;
+  void Promise.race([bus.stop().catch(() => {}), Bun.sleep(2000)]).finally(() => process.exit(0));
 };
 process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);

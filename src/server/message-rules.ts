@@ -3,13 +3,25 @@
  * later, and who is hidden from whom.
  */
 import { MAX_TEXT_BYTES, textBytes } from "../protocol/messages.ts";
-import type { HubContext, Reply, Req } from "./hub-context.ts";
+import type { HubContext, MaybeReply, Reply, Req } from "./hub-context.ts";
+import { all, filter, then, type MaybePromise } from "./maybe.ts";
+import type { SessionInfo } from "./state.ts";
 
-export function message(hub: HubContext, from: string, m: Req<"message">): Reply {
+export function message(hub: HubContext, from: string, m: Req<"message">): MaybeReply {
   if (tooLong(hub, from, m.text)) return { code: "too_long" };
   if (!hub.accounts.exists(m.to)) return { code: "invalid_user" };
   if (m.to === from) return { code: "self" };
-  if (hub.store.blocks.has(m.to, from)) return { code: "blocked_you" };
+  // A cluster, the recipient not here: where they are is asked along with the block check (one round trip).
+  if (hub.router && !hub.presence.get(m.to)) {
+    return then(all<unknown>([hub.store.blocks.has(m.to, from), hub.directory.lookup(m.to)]), ([blocked, where]) =>
+      decide(hub, from, m, blocked as boolean, where as SessionInfo | undefined),
+    );
+  }
+  return then(hub.store.blocks.has(m.to, from), (blocked) => decide(hub, from, m, blocked, undefined));
+}
+
+function decide(hub: HubContext, from: string, m: Req<"message">, blocked: boolean, where: SessionInfo | undefined): MaybeReply {
+  if (blocked) return { code: "blocked_you" };
   const online = hub.presence.get(m.to);
   // Online with a backlog still going out: the message joins the mailbox behind it,
   // so it is shown after the older ones (delivery.ts); the sender sees "delivered".
@@ -17,54 +29,83 @@ export function message(hub: HubContext, from: string, m: Req<"message">): Reply
     hub.out.send(online.sid, { t: "msg", from, text: m.text, kind: "direct" });
     return { code: "ok" };
   }
-  // A failing store throws StoreError here: the hub replies storage_failure.
-  if (hub.store.mailbox.count(m.to) >= hub.cfg.maxMailbox) {
-    hub.log.debug(`mailbox of ${m.to} full (${hub.cfg.maxMailbox}), message from ${from} refused`);
-    return { code: "mailbox_full" };
-  }
-  hub.store.mailbox.put(m.to, { from, text: m.text, at: hub.clock.now() });
-  return { code: online ? "ok" : "stored" };
+  if (online || !where || where.node === hub.node) return keep(hub, from, m, online !== undefined);
+  return route(hub, from, m, where);
 }
 
-export function broadcast(hub: HubContext, from: string, m: Req<"broadcast">): Reply {
+/** A cluster: `m.to` is logged in on another server; send it there (stored if that server is gone). */
+function route(hub: HubContext, from: string, m: Req<"message">, where: SessionInfo): MaybeReply {
+  return hub.router!.sendTo(where.node, { t: "dm", to: m.to, from, text: m.text }).then((r): MaybeReply => {
+    if (r === "sent") return { code: "ok" };
+    // Its server died (or cannot take more): the message waits in the mailbox.
+    hub.log.debug(`message for ${m.to} on server ${where.node}: ${r}, stored instead`);
+    return keep(hub, from, m, false);
+  });
+}
+
+/** Into the recipient's mailbox, unless it is full. A failing store rejects/throws StoreError: the hub replies storage_failure. */
+function keep(hub: HubContext, from: string, m: Req<"message">, online: boolean): MaybeReply {
+  return then(hub.store.mailbox.count(m.to), (n): MaybeReply => {
+    if (n >= hub.cfg.maxMailbox) {
+      hub.log.debug(`mailbox of ${m.to} full (${hub.cfg.maxMailbox}), message from ${from} refused`);
+      return { code: "mailbox_full" };
+    }
+    return then(hub.store.mailbox.put(m.to, { from, text: m.text, at: hub.clock.now() }), () => ({ code: online ? "ok" : "stored" }) as Reply);
+  });
+}
+
+export function broadcast(hub: HubContext, from: string, m: Req<"broadcast">): MaybeReply {
   if (tooLong(hub, from, m.text)) return { code: "too_long" };
-  const to: number[] = [];
-  let skipped = false;
-  for (const [u, o] of hub.presence.entries()) {
-    if (u === from) continue;
-    if (hub.store.blocks.has(u, from)) skipped = true;
-    else to.push(o.sid);
-  }
-  hub.out.sendMany(to, { t: "msg", from, text: m.text, kind: "broadcast" });
-  return { code: skipped ? "partial" : "ok" };
+  if (hub.router) return broadcastCluster(hub, from, m);
+  const online = [...hub.presence.entries()].filter(([u]) => u !== from);
+  return then(all(online.map(([u]) => hub.store.blocks.has(u, from))), (blocks) => {
+    const to: number[] = [];
+    online.forEach(([, o], i) => {
+      if (!blocks[i]) to.push(o.sid);
+    });
+    hub.out.sendMany(to, { t: "msg", from, text: m.text, kind: "broadcast" });
+    return { code: to.length < online.length ? "partial" : "ok" };
+  });
 }
 
-export function block(hub: HubContext, user: string, m: Req<"block">): Reply {
-  if (m.user === user) return { code: "self" };
-  if (!hub.accounts.exists(m.user)) return { code: "invalid_user" };
-  return { code: hub.store.blocks.add(user, m.user) ? "ok" : "already", user: m.user };
+/** A cluster: who blocks the sender is decided here, once; every server shows it to its users but those. */
+function broadcastCluster(hub: HubContext, from: string, m: Req<"broadcast">): MaybeReply {
+  return then(hub.directory.online(), (names) =>
+    then(
+      filter(names, (u) => u !== from && hub.store.blocks.has(u, from)),
+      (skip) => hub.router!.publish({ t: "bc", from, text: m.text, skip }).then((): Reply => ({ code: skip.length > 0 ? "partial" : "ok" })),
+    ),
+  );
 }
 
-export function unblock(hub: HubContext, user: string, m: Req<"unblock">): Reply {
+export function block(hub: HubContext, user: string, m: Req<"block">): MaybeReply {
   if (m.user === user) return { code: "self" };
   if (!hub.accounts.exists(m.user)) return { code: "invalid_user" };
-  return { code: hub.store.blocks.remove(user, m.user) ? "ok" : "not_blocked", user: m.user };
+  return then(hub.store.blocks.add(user, m.user), (added) => ({ code: added ? "ok" : "already", user: m.user }));
+}
+
+export function unblock(hub: HubContext, user: string, m: Req<"unblock">): MaybeReply {
+  if (m.user === user) return { code: "self" };
+  if (!hub.accounts.exists(m.user)) return { code: "invalid_user" };
+  return then(hub.store.blocks.remove(user, m.user), (removed) => ({ code: removed ? "ok" : "not_blocked", user: m.user }));
 }
 
 /** The other online users `user` may see. */
-export function whoelse(hub: HubContext, user: string): Reply {
-  return { code: "users", users: visibleTo(hub, user, [...hub.presence.users()]) };
+export function whoelse(hub: HubContext, user: string): MaybeReply {
+  return then(hub.directory.online(), (names) => users(visibleTo(hub, user, names)));
 }
 
 /** The other users online at any moment of the last `seconds` that `user` may see. */
-export function whoelseSince(hub: HubContext, user: string, seconds: number): Reply {
-  const seen = hub.presence.onlineWithin(hub.clock.now(), seconds * 1000);
-  return { code: "users", users: visibleTo(hub, user, seen) };
+export function whoelseSince(hub: HubContext, user: string, seconds: number): MaybeReply {
+  // A session that began before the window but ended inside it counts.
+  return then(hub.directory.seenSince(hub.clock.now() - seconds * 1000), (names) => users(visibleTo(hub, user, names)));
 }
 
+const users = (names: MaybePromise<string[]>): MaybeReply => then(names, (list) => ({ code: "users", users: list }) as Reply);
+
 /** Other users from `names` that `viewer` may see (not self, not those who block the viewer). */
-function visibleTo(hub: HubContext, viewer: string, names: string[]): string[] {
-  return names.filter((u) => u !== viewer && !hub.store.blocks.has(u, viewer));
+function visibleTo(hub: HubContext, viewer: string, names: string[]): MaybePromise<string[]> {
+  return filter(names, (u) => u !== viewer && then(hub.store.blocks.has(u, viewer), (b) => !b));
 }
 
 /** Over the text limit (behaviour.md §4)? Logged, so -d shows why a text was refused. */

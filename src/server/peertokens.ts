@@ -8,6 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../common/clock.ts";
+import type { TokenStore } from "./state.ts";
 
 export const TOKEN_TTL_MS = 30_000;
 /** Bytes of outstanding tokens one caller may hold (~100 tokens to callees with short names). */
@@ -20,7 +21,7 @@ type Grant = { caller: string; callee: string; expires: number; cost: number };
 /** One caller's outstanding tokens, oldest first (a Map keeps insertion order), and their cost. */
 type Mine = { tokens: Map<string, Grant>; bytes: number };
 
-export class PeerTokens {
+export class PeerTokens implements TokenStore {
   private grants = new Map<string, Grant>();
   private byCaller = new Map<string, Mine>();
   /** Sweep every caller's expired grants when this many are outstanding (doubles with the count). */

@@ -11,6 +11,8 @@ import { splitReply } from "../protocol/listing.ts";
 import { Link, listenLinks, TLS_HANDSHAKE_MS, type LinkTls } from "../net/link.ts";
 import { Admission, type AdmissionLimits } from "./admission.ts";
 import { Hub, type HubConfig, type Outbox } from "./hub.ts";
+import type { Router } from "./hub-context.ts";
+import type { SharedState } from "./state.ts";
 import type { Store } from "./store.ts";
 
 /** Bytes queued for a client that stops reading before it is dropped. */
@@ -31,6 +33,12 @@ export type ServerOptions = {
   hub: HubConfig;
   /** Caps on connections not yet logged in (default DEFAULT_ADMISSION). */
   admission?: AdmissionLimits;
+  /** State shared with other servers (a cluster on Redis); default: this process's memory. */
+  shared?: SharedState;
+  /** This server's id in the cluster. */
+  node?: string;
+  /** The other servers of the cluster. */
+  router?: Router;
   /** Serve over TLS with this identity (absent: plain TCP, --no-tls). */
   tls?: { key: string; cert: string };
 };
@@ -83,7 +91,7 @@ export class ChatServer {
         else void link.drained().then(next);
       },
     };
-    this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log);
+    this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log, opts.shared, opts.node, opts.router);
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, openSync } from "node:fs";
-import { StoreError, type BlockList, type Mailbox, type QueuedMessage, type Store, type StoredMessage } from "./store.ts";
+import { StoreError, type LocalBlockList, type LocalMailbox, type LocalStore, type QueuedMessage, type StoredMessage } from "./store.ts";
 
 /**
  * Bumped when the tables change; a newer file is refused rather than misread.
@@ -17,7 +17,7 @@ import { StoreError, type BlockList, type Mailbox, type QueuedMessage, type Stor
 const SCHEMA_VERSION = 1;
 
 /** Open (or create) the store. Throws with a one-line reason (not a database, newer schema, ...). */
-export function sqliteStore(path: string): Store {
+export function sqliteStore(path: string): LocalStore {
   if (path !== ":memory:") createPrivate(path);
   const db = new Database(path, { create: true, strict: true });
   try {
@@ -60,7 +60,7 @@ function guarded<A extends unknown[], R>(what: string, fn: (...args: A) => R): (
   };
 }
 
-function openStore(db: Database): Store {
+function openStore(db: Database): LocalStore {
   const version = db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
   if (version > SCHEMA_VERSION) {
     throw new Error(`written by a newer server (schema ${version}, this server knows ${SCHEMA_VERSION})`);
@@ -87,7 +87,7 @@ function openStore(db: Database): Store {
   return { mailbox: mailbox(db), blocks, close };
 }
 
-function mailbox(db: Database): Mailbox {
+function mailbox(db: Database): LocalMailbox {
   const put = db.prepare("INSERT INTO mailbox (recipient, sender, body, at) VALUES ($r, $s, $b, $a)");
   const peek = db.prepare<{ seq: number; sender: string; body: string; at: number }, { r: string; after: number; n: number }>(
     "SELECT seq, sender, body, at FROM mailbox WHERE recipient = $r AND seq > $after ORDER BY seq LIMIT $n",
@@ -117,7 +117,7 @@ function mailbox(db: Database): Mailbox {
   };
 }
 
-function blockList(db: Database): BlockList {
+function blockList(db: Database): LocalBlockList {
   const add = db.prepare("INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES ($a, $b)");
   const remove = db.prepare("DELETE FROM blocks WHERE blocker = $a AND blocked = $b");
   // Block checks sit on every message's path: keep a memory index (blocker → blocked),

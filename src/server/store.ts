@@ -1,7 +1,11 @@
 /**
  * Durable state behind small interfaces: the offline mailbox and the block lists.
- * The hub only sees these; which implementation sits behind is the server's choice.
+ * The hub only sees these; which implementation sits behind is the server's choice
+ * (memory, SQLite, or Redis for a cluster). Answers may arrive later (MaybePromise):
+ * memory and SQLite answer at once, so their callers never wait.
  */
+import type { MaybePromise } from "./maybe.ts";
+
 export type StoredMessage = { from: string; text: string; at: number };
 /** A stored message with its place in its recipient's mailbox. */
 export type QueuedMessage = StoredMessage & { seq: number };
@@ -22,23 +26,23 @@ export interface Mailbox {
    * Append a message for `to`; returns its sequence number, greater than that of
    * every message put for `to` before. Durable when it returns (SQLite store).
    */
-  put(to: string, msg: StoredMessage): number;
+  put(to: string, msg: StoredMessage): MaybePromise<number>;
   /** Up to `limit` messages for `to` with seq > afterSeq, oldest first. Removes nothing. */
-  peek(to: string, afterSeq: number, limit: number): QueuedMessage[];
+  peek(to: string, afterSeq: number, limit: number): MaybePromise<QueuedMessage[]>;
   /** Remove `to`'s messages with seq <= upToSeq. */
-  ack(to: string, upToSeq: number): void;
-  count(to: string): number;
+  ack(to: string, upToSeq: number): MaybePromise<void>;
+  count(to: string): MaybePromise<number>;
 }
 
 export interface BlockList {
   /** Does `blocker` block `blocked`? */
-  has(blocker: string, blocked: string): boolean;
+  has(blocker: string, blocked: string): MaybePromise<boolean>;
   /** Everyone `blocker` blocks (undefined or empty: nobody). For fan-outs: one lookup instead of one per online user. */
-  blockedBy(blocker: string): ReadonlySet<string> | undefined;
+  blockedBy(blocker: string): MaybePromise<ReadonlySet<string> | undefined>;
   /** Returns false if it was already there. */
-  add(blocker: string, blocked: string): boolean;
+  add(blocker: string, blocked: string): MaybePromise<boolean>;
   /** Returns false if it was not there. */
-  remove(blocker: string, blocked: string): boolean;
+  remove(blocker: string, blocked: string): MaybePromise<boolean>;
 }
 
 export interface Store {
@@ -47,7 +51,29 @@ export interface Store {
   close(): void;
 }
 
-export class MemoryMailbox implements Mailbox {
+/** A mailbox that answers at once (memory, SQLite). */
+export interface LocalMailbox extends Mailbox {
+  put(to: string, msg: StoredMessage): number;
+  peek(to: string, afterSeq: number, limit: number): QueuedMessage[];
+  ack(to: string, upToSeq: number): void;
+  count(to: string): number;
+}
+
+/** A block list that answers at once (memory, SQLite). */
+export interface LocalBlockList extends BlockList {
+  has(blocker: string, blocked: string): boolean;
+  blockedBy(blocker: string): ReadonlySet<string> | undefined;
+  add(blocker: string, blocked: string): boolean;
+  remove(blocker: string, blocked: string): boolean;
+}
+
+/** A store in this process (memory, SQLite): every answer is immediate. */
+export interface LocalStore extends Store {
+  readonly mailbox: LocalMailbox;
+  readonly blocks: LocalBlockList;
+}
+
+export class MemoryMailbox implements LocalMailbox {
   /** Per recipient, oldest first; seqs come from one counter, so they increase per recipient too. */
   private boxes = new Map<string, QueuedMessage[]>();
   private lastSeq = 0;
@@ -84,7 +110,7 @@ export class MemoryMailbox implements Mailbox {
   }
 }
 
-export class MemoryBlockList implements BlockList {
+export class MemoryBlockList implements LocalBlockList {
   private byBlocker = new Map<string, Set<string>>();
   has(blocker: string, blocked: string): boolean {
     return this.byBlocker.get(blocker)?.has(blocked) ?? false;
@@ -104,6 +130,6 @@ export class MemoryBlockList implements BlockList {
   }
 }
 
-export function memoryStore(): Store {
+export function memoryStore(): LocalStore {
   return { mailbox: new MemoryMailbox(), blocks: new MemoryBlockList(), close() {} };
 }

@@ -129,7 +129,7 @@ export type ServerProc = { port: number; proc: Subprocess<"ignore", "pipe", "pip
 
 /** Start ./server on a free port (with -d so we see when it listens). */
 export async function startServer(
-  opts: { block?: number; timeout?: number; store?: string; extra?: string[]; port?: number; credentials?: string } = {},
+  opts: { block?: number; timeout?: number; store?: string; extra?: string[]; port?: number; credentials?: string; env?: Record<string, string> } = {},
 ): Promise<ServerProc> {
   requireBinaries();
   // Its TLS identity in a folder of its own (not the repository), unless the test says where.
@@ -145,7 +145,7 @@ export async function startServer(
         ...identity,
         ...extra,
       ],
-      { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: ROOT },
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: ROOT, env: { ...process.env, ...opts.env } },
     );
     live.add(proc);
     const log = new Lines(proc.stderr);

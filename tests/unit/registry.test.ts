@@ -190,7 +190,7 @@ describe("hub: file requests", () => {
     expect(b.ask(luke, { t: "file_search", name: "f" })).toMatchObject({ users: ["luke"] });
     const yoda = b.online("yoda");
     b.clock.advance(10_001); // luke and yoda time out
-    expect(b.hub.files.fileCount).toBe(0);
+    expect((b.hub.files as FileRegistry).fileCount).toBe(0);
     const again = b.online("hans");
     expect(reg(b, again, "f", 10, 7)).toEqual({ code: "file_new" }); // forgotten: the name is free
     void yoda;

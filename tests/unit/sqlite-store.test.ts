@@ -5,7 +5,7 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sqliteStore } from "../../src/server/sqlite-store.ts";
-import { memoryStore, type Store, type StoredMessage } from "../../src/server/store.ts";
+import { memoryStore, type LocalStore as Store, type StoredMessage } from "../../src/server/store.ts";
 
 /** Temp database files made by this run, removed (with their WAL and SHM files) after each test. */
 let temps: { path: string; stores: Store[] }[] = [];

@@ -27,6 +27,22 @@ export const keys = {
   mailboxSeq: (name: string) => user(name) + "mseq",
   /** Set: the users this user blocks. */
   blocks: (name: string) => user(name) + "blocks",
+  /** Sorted set: this caller's outstanding peer tokens by expiry (the per-caller budget). */
+  tokensOf: (name: string) => user(name) + "toks",
+  /** Set: the files this user holds chunks of (dropped at logout). */
+  filesOf: (name: string) => user(name) + "files",
+  /** Integer: registry bytes charged to this user (files.ts cost model). */
+  fileBytesOf: (name: string) => user(name) + "fbytes",
+  /** String with PX: one peer token, "<caller>|<callee>|<expires ms>". */
+  token: (token: string) => `${PREFIX}{t:${tag(token)}}:tok`,
+  /** Hash: a shared file's size and chunk hashes (`h`: JSON), and its cost (`c`). */
+  fileMeta: (name: string) => `${PREFIX}{f:${tag(name)}}:meta`,
+  /** Hash: a shared file's holders, user → JSON list of the chunks they hold. */
+  fileHolders: (name: string) => `${PREFIX}{f:${tag(name)}}:holders`,
+  /** Integer: registry bytes in all (files.ts cost model). */
+  fileBytes: () => `${PREFIX}fbytes`,
+  /** Set: everyone online, on any node. */
+  online: () => `${PREFIX}online`,
   /** Set: the users online on this node. */
   nodeUsers: (id: string) => node(id) + "users",
   /** Stream: messages routed to users on this node (read by that node with XREAD BLOCK). */

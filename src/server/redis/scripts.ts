@@ -138,6 +138,32 @@ export const LOOKUP_RECIPIENT: Script = {
 return {redis.call('GET', KEYS[1]) or '', redis.call('SISMEMBER', KEYS[2], ARGV[1])}`,
 };
 
+/**
+ * Issue a peer token within the caller's budget (behaviour.md §8: a caller past it loses
+ * its own oldest tokens, never anyone else's). KEYS[1] the caller's token set
+ * (sorted by expiry), KEYS[2] the new token's key. ARGV[1] now ms, ARGV[2] the new
+ * token's expiry ms, ARGV[3] most tokens the caller may hold, ARGV[4] the token's
+ * value, ARGV[5] its PX, ARGV[6] the token, ARGV[7]/ARGV[8] what goes before/after a
+ * token to make its key (evicted tokens' keys are deleted: single Redis only, they
+ * are in other slots). Reply: how many unexpired tokens were evicted.
+ */
+export const ISSUE_TOKEN: Script = {
+  name: "issue_token",
+  numKeys: 2,
+  source: `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+local evicted = 0
+while redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) do
+  local oldest = redis.call('ZPOPMIN', KEYS[1])
+  redis.call('DEL', ARGV[7] .. oldest[1] .. ARGV[8])
+  evicted = evicted + 1
+end
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return evicted`,
+};
+
 export const ALL_SCRIPTS: readonly Script[] = [
   CLAIM_SESSION,
   RELEASE_SESSION,
@@ -146,6 +172,7 @@ export const ALL_SCRIPTS: readonly Script[] = [
   MAILBOX_APPEND,
   MAILBOX_ACK,
   LOOKUP_RECIPIENT,
+  ISSUE_TOKEN,
 ];
 
 export type ClaimReply = { claimed: true } | { claimed: false; holder: string };
@@ -190,6 +217,12 @@ function expectTuple(reply: unknown, name: string): [unknown, unknown] {
 
 /** What running a script needs from a connection: Bun's RedisClient.send fits. */
 export type CommandSender = { send(command: string, args: string[]): Promise<unknown> };
+
+/** What the Redis stores need from a connection (the cluster's RedisLink fits). */
+export type RedisCommands = {
+  command(name: string, args: string[]): Promise<unknown>;
+  script(script: Script, keys: string[], args: string[]): Promise<unknown>;
+};
 
 /** SHA-1 of a script's source, as Redis names it (EVALSHA). */
 export function scriptSha(script: Script): string {
