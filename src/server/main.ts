@@ -178,7 +178,8 @@ try {
   fail(code === "EADDRINUSE" ? `port ${port} is already in use` : `cannot listen on port ${port}: ${code ?? (e as Error).message}`, 1);
 }
 
-// Last line of defence (DESIGN principle 7): a bug on one connection's path that
+// Last line of defence (errors are values for users, exceptions for bugs, and one
+// connection never ends the process; docs/design.md): a bug on one connection's path that
 // escapes every handler is reported, and the server goes on serving the others.
 process.on("uncaughtException", (e) => {
   process.stderr.write(`server: internal error: ${e?.message ?? e}\n`);
