@@ -60,7 +60,7 @@ test(
 );
 
 test(
-  "the transfer bench runs at a tiny size: the raw copy and a verified download from 3 holders, bytes checked",
+  "the transfer bench runs at a tiny size: the raw copies (plain, mutual TLS) and a verified download from 3 holders, bytes checked",
   async () => {
     const proc = Bun.spawn([process.execPath, join(import.meta.dir, "../../bench/transfer.ts"), "--mib", "6", "--runs", "1", "--chunks", "3"], {
       stdout: "pipe",
@@ -70,7 +70,8 @@ test(
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     expect(code, `${out}\n${err}`).toBe(0);
     // It checks the downloaded file's SHA-256 itself (and fails otherwise); here, that it got that far.
-    expect(out).toMatch(/^run 1: raw [\d.]+ s, download [\d.]+ s \(from hans, luke, yoda\)/m);
+    expect(out).toMatch(/^run 1: raw [\d.]+ s, raw TLS [\d.]+ s, download [\d.]+ s \(from hans, luke, yoda\)/m);
+    expect(out).toMatch(/^download \/ raw TLS throughput: [\d.]+/m);
     expect(out).toMatch(/^download \/ raw throughput: [\d.]+/m);
   },
   60_000,
