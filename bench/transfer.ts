@@ -161,10 +161,12 @@ async function rawRun(src: string, tls: boolean): Promise<{ secs: number; rssRec
   // The receiver's own time, from the connection's open: the sender process's start-up is left out.
   const secs = Number(done.split(" ")[2]);
   if (process.env.BENCH_DEBUG) console.error(`raw${tls ? " TLS" : ""}: ${secs.toFixed(3)} s from connect, ${((performance.now() - t0) / 1000).toFixed(3)} s from spawning the sender`);
-  if (process.env.BENCH_DEBUG) console.error(`raw${tls ? " TLS" : ""} cpu: recv ${cpuSecs(recv.proc.pid).toFixed(2)} s, send ${cpuSecs(send.proc.pid).toFixed(2)} s`);
   clearInterval(poll);
   await recv.proc.exited;
   await send.proc.exited;
+  // Both may have exited by now (the receiver at once): their CPU from the exit status.
+  const cpuOf = (p: Subprocess) => (Number(p.resourceUsage()?.cpuTime.total ?? NaN) / 1e6).toFixed(2);
+  if (process.env.BENCH_DEBUG) console.error(`raw${tls ? " TLS" : ""} cpu: recv ${cpuOf(recv.proc)} s, send ${cpuOf(send.proc)} s`);
   rmSync(out, { force: true });
   return { secs, rssRecv, rssSend };
 }
