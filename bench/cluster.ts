@@ -45,7 +45,7 @@ async function server(extra: string[]): Promise<{ port: number; pid: number; sto
 
 async function direct(w: Worker, port: number, receiverPort: number, pid: number): Promise<DirectResult> {
   const job: Job = {
-    t: "direct", adapter: "chat", port, receiverPort, serverPid: pid, pairs, window: WINDOW,
+    t: "direct", adapter: "chat", tls: false, port, receiverPort, serverPid: pid, pairs, window: WINDOW,
     warmupMs: 1000, durationMs: seconds * 1000, drainMs: 10_000, textBytes: 100, concurrency: 50,
   };
   return w.run<DirectResult>(job, seconds * 1000 + 90_000);
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       await resetCommandStats(link);
       const held = creds.slice(2 * PAIRS, 2 * PAIRS + 100);
       const hw = new Worker();
-      const hold = await hw.run<HoldReady>({ t: "hold", adapter: "chat", port: a.port, users: held, concurrency: 50 } satisfies Job, 60_000);
+      const hold = await hw.run<HoldReady>({ t: "hold", adapter: "chat", tls: false, port: a.port, users: held, concurrency: 50 } satisfies Job, 60_000);
       const perLogin = await commandStats(link);
       await hw.stop(); // they log out
       await resetCommandStats(link);

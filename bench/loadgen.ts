@@ -16,7 +16,8 @@ import { Samples } from "./lib/stats.ts";
 export type Cred = [user: string, pass: string];
 export type AdapterName = "chat" | "irc";
 
-export type Job =
+/** Every job names the transport: `tls` = the adapter speaks TLS to the server's TLS port. */
+export type Job = (
   | { t: "hold"; adapter: AdapterName; port: number; users: Cred[]; concurrency: number }
   | {
       t: "direct";
@@ -46,7 +47,8 @@ export type Job =
       concurrency: number;
     }
   | { t: "storm"; adapter: AdapterName; port: number; serverPid: number; users: Cred[]; concurrency: number }
-  | { t: "mailbox"; adapter: AdapterName; port: number; serverPid: number; user: Cred; expect: number; timeoutMs: number };
+  | { t: "mailbox"; adapter: AdapterName; port: number; serverPid: number; user: Cred; expect: number; timeoutMs: number }
+) & { tls: boolean };
 
 export type HoldReady = { t: "ready"; held: number; lost: number; ms: number; cpu: number };
 export type DirectResult = {
@@ -65,6 +67,11 @@ export type StormResult = { t: "result"; logins: number; perSecond: number; p50:
 export type MailboxResult = { t: "result"; received: number; loginMs: number; lastMs: number; cpu: number; serverCpu: number };
 
 const adapters: Record<AdapterName, Adapter> = { chat: chatAdapter, irc: ircAdapter };
+/** The job's adapter, speaking the job's transport. */
+function adapterOf(job: Job): Adapter {
+  const a = adapters[job.adapter];
+  return { name: a.name, login: (port, user, pass, onMessage) => a.login(port, user, pass, onMessage, job.tls) };
+}
 const now = () => performance.now();
 
 /** A text of `bytes` ASCII bytes that starts with the send time in µs (performance.now clock). */
@@ -121,7 +128,7 @@ async function hold(job: Extract<Job, { t: "hold" }>): Promise<HoldReady> {
   const cpu = CpuMeter.self();
   cpu.start();
   const t0 = now();
-  const a = adapters[job.adapter];
+  const a = adapterOf(job);
   const conns = await pool(job.users, job.concurrency, async ([u, p]) => {
     const c = await a.login(job.port, u, p);
     c.discard();
@@ -136,7 +143,7 @@ async function hold(job: Extract<Job, { t: "hold" }>): Promise<HoldReady> {
 }
 
 async function direct(job: Extract<Job, { t: "direct" }>): Promise<DirectResult> {
-  const a = adapters[job.adapter];
+  const a = adapterOf(job);
   const senders = await loginAll(a, job.port, job.pairs.map((p) => p[0]), job.concurrency);
   // Senders never look at what comes back (our protocol's replies): read and drop it.
   for (const s of senders) s.discard();
@@ -220,7 +227,7 @@ async function direct(job: Extract<Job, { t: "direct" }>): Promise<DirectResult>
 }
 
 async function broadcast(job: Extract<Job, { t: "broadcast" }>): Promise<BroadcastResult> {
-  const a = adapters[job.adapter];
+  const a = adapterOf(job);
   const t0 = now();
   const conns = await loginAll(a, job.port, job.users, job.concurrency);
   await pool(conns, job.concurrency, (c) => c.joinBroadcast());
@@ -261,7 +268,7 @@ async function broadcast(job: Extract<Job, { t: "broadcast" }>): Promise<Broadca
 }
 
 async function storm(job: Extract<Job, { t: "storm" }>): Promise<StormResult> {
-  const a = adapters[job.adapter];
+  const a = adapterOf(job);
   const times = new Samples();
   const cpu = CpuMeter.self();
   const srv = CpuMeter.forPid(job.serverPid);
@@ -284,7 +291,7 @@ async function storm(job: Extract<Job, { t: "storm" }>): Promise<StormResult> {
 }
 
 async function mailbox(job: Extract<Job, { t: "mailbox" }>): Promise<MailboxResult> {
-  const a = adapters[job.adapter];
+  const a = adapterOf(job);
   const cpu = CpuMeter.self();
   const srv = CpuMeter.forPid(job.serverPid);
   cpu.start();

@@ -1,11 +1,14 @@
 /**
  * The bench: every scenario against ./server and the baselines (null relay,
  * ngIRCd, InspIRCd when installed), `--runs` times, interleaved; prints the table
- * of medians with ratios and writes bench/results/<date>.json.
+ * of medians with ratios and writes bench/results/<date>.json. Each target runs
+ * over both transports (plain TCP, TLS) unless --transports picks one; the ratios
+ * compare servers on the same transport, and a last table TLS with plain.
  *
  *   npm run bench                     (builds, then: bun bench/run.ts)
  *   bun bench/run.ts [--runs 3] [--only idle,direct,broadcast,storm,mailbox,startup]
- *                    [--targets server,null-relay,ngircd,inspircd] [--tiny] [--tls] [--out file] [--no-save]
+ *                    [--targets server,null-relay,ngircd,inspircd] [--transports plain,tls] [--tls] [--tiny]
+ *                    [--idle 1000,5000,10000] [--out file] [--no-save]
  *                    [--profile dir]   (./server and the null relay from source under bun --cpu-prof)
  *
  * Every process it starts (servers, loadgen workers) is ended by PID, also on
@@ -16,8 +19,8 @@ import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { buildBenchPrograms } from "./lib/build.ts";
 import { killAll } from "./lib/proc.ts";
-import { goals, goalsText, table, type Results } from "./lib/report.ts";
-import { chatServer, inspircd, ngircd, nullRelay, type Target } from "./lib/targets.ts";
+import { goals, goalsText, table, tlsTable, type Results } from "./lib/report.ts";
+import { chatServer, inspircd, ngircd, nullRelay, TRANSPORTS, type Target, type Transport } from "./lib/targets.ts";
 import type { Cred } from "./loadgen.ts";
 import * as S from "./scenarios.ts";
 
@@ -30,6 +33,8 @@ export type BenchOptions = {
   sizes: S.Sizes;
   only: Scenario[];
   targets: string[];
+  /** Each target over each of these (default: both). */
+  transports?: readonly Transport[];
   binDir: string;
   /** Run ./server and the null relay from source under `bun --cpu-prof`, profiles into this folder. */
   profileDir?: string;
@@ -74,18 +79,21 @@ export async function bench(o: BenchOptions): Promise<{ results: Results; notes:
     const credentials = join(dir, "credentials.txt");
     writeFileSync(credentials, creds.map(([u, p]) => `${u} ${p}`).join("\n") + "\n");
 
-    const all: Target[] = [
-      chatServer(join(o.binDir, "server"), o.profileDir),
-      nullRelay(built.nullRelay, o.profileDir),
-      ngircd(),
-      inspircd(),
-    ];
+    // Target by target, each over every transport (so a TLS figure and its plain
+    // counterpart are measured next to each other in time).
+    const all: Target[] = (o.transports ?? TRANSPORTS).flatMap((tr) => [
+      chatServer(join(o.binDir, "server"), tr, o.profileDir),
+      nullRelay(built.nullRelay, tr, o.profileDir),
+      ngircd(tr),
+      inspircd(tr),
+    ]);
     const targets: Target[] = [];
     for (const t of all.filter((t) => o.targets.includes(t.name))) {
       const why = t.unavailable();
-      if (why) notes.push(`${t.name}: ${why}; its column is empty`);
+      if (why) notes.push(`${t.column}: ${why}; its column is empty`);
       else targets.push(t);
     }
+    targets.sort((a, b) => o.targets.indexOf(a.name) - o.targets.indexOf(b.name));
     const ctx: S.Ctx = { sizes: o.sizes, creds, start: { dir, credentials } };
     if (o.only.includes("mailbox") && targets.some((t) => t.hasMailbox)) {
       const t0 = performance.now();
@@ -113,9 +121,9 @@ export async function bench(o: BenchOptions): Promise<{ results: Results; notes:
           } catch (e) {
             v = (e as Error).message;
           }
-          put(s, t.name, v);
+          put(s, t.column, v);
           const secs = ((performance.now() - t0) / 1000).toFixed(1);
-          o.log(`run ${run} ${s} ${t.name}: ${v === null ? "n/a" : typeof v === "string" ? `FAILED ${v}` : brief(v)} (${secs} s)`);
+          o.log(`run ${run} ${s} ${t.column}: ${v === null ? "n/a" : typeof v === "string" ? `FAILED ${v}` : brief(v)} (${secs} s)`);
         }
       }
     }
@@ -132,6 +140,22 @@ function brief(f: Record<string, number>): string {
     .join(" ");
 }
 
+/**
+ * The IRC daemons when a run asks for them and one is missing: bench/ensure-ircd.sh
+ * installs Debian's packages (as root, services not started) or says how.
+ */
+function ensureIrcDaemons(targets: string[], log: (l: string) => void): void {
+  if (!targets.some((t) => t === "ngircd" || t === "inspircd")) return;
+  const r = Bun.spawnSync(["sh", join(ROOT, "bench", "ensure-ircd.sh")], { stdout: "inherit", stderr: "pipe" });
+  if (r.exitCode !== 0) log(`note: ${r.stderr.toString().trim().split("\n").pop()}`);
+}
+
+function listArg<T extends string>(name: string, allowed: readonly T[]): T[] | undefined {
+  const v = arg(name)?.split(",");
+  if (v === undefined) return undefined;
+  return v.every((x) => allowed.includes(x as T)) ? (v as T[]) : [];
+}
+
 if (import.meta.main) {
   const stop = () => {
     killAll();
@@ -139,30 +163,39 @@ if (import.meta.main) {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  // TLS for ./server, the null relay and the chat loadgen (the IRC baselines stay plain).
-  if (process.argv.includes("--tls")) process.env.BENCH_TLS = "1";
   const runs = Number(arg("--runs") ?? 3);
   const only = (arg("--only")?.split(",") ?? [...SCENARIOS]) as Scenario[];
   const bad = only.filter((s) => !SCENARIOS.includes(s));
-  if (bad.length || !Number.isInteger(runs) || runs < 1) {
-    console.error(`usage: bun bench/run.ts [--runs N] [--only ${SCENARIOS.join(",")}] [--targets server,null-relay,ngircd,inspircd] [--tiny] [--tls] [--out file] [--no-save] [--profile dir]`);
+  // --tls: TLS only (as before both transports were run by default).
+  const transports = process.argv.includes("--tls") ? (["tls"] as Transport[]) : (listArg("--transports", TRANSPORTS) ?? [...TRANSPORTS]);
+  const sizes = { ...(process.argv.includes("--tiny") ? S.TINY : S.FULL) };
+  const idle = arg("--idle")?.split(",").map(Number);
+  if (idle) sizes.idle = idle;
+  const usage = `usage: bun bench/run.ts [--runs N] [--only ${SCENARIOS.join(",")}] [--targets server,null-relay,ngircd,inspircd] [--transports plain,tls] [--tls] [--tiny] [--idle 1000,5000] [--out file] [--no-save] [--profile dir]`;
+  if (bad.length || !Number.isInteger(runs) || runs < 1 || transports.length === 0 || (idle && !idle.every((n) => Number.isInteger(n) && n > 0 && n <= 10_000))) {
+    console.error(usage);
     process.exit(2);
   }
+  const targets = arg("--targets")?.split(",") ?? ["server", "null-relay", "ngircd", "inspircd"];
+  ensureIrcDaemons(targets, (l) => console.log(l));
   const before = machine();
   const started = new Date();
   const { results, notes } = await bench({
     runs,
-    sizes: process.argv.includes("--tiny") ? S.TINY : S.FULL,
+    sizes,
     only,
-    targets: arg("--targets")?.split(",") ?? ["server", "null-relay", "ngircd", "inspircd"],
+    targets,
+    transports,
     binDir: process.env.CHAT_BIN_DIR ?? ROOT,
     profileDir: arg("--profile"),
     log: (l) => console.log(l),
   });
   const after = machine();
   const gs = goals(results);
-  console.log(`\nMedians of ${runs} run(s); ratios are ./server ÷ baseline from the same run.\n`);
-  console.log(table(results));
+  const tables = transports.map((tr) => `${tr === "tls" ? "TLS" : "Plain TCP"}:\n\n${table(results, tr)}`);
+  if (transports.length === 2) tables.push(`TLS ÷ plain, per server:\n\n${tlsTable(results)}`);
+  console.log(`\nMedians of ${runs} run(s); ratios are ./server ÷ baseline from the same run, on the same transport.\n`);
+  console.log(tables.join("\n\n"));
   console.log(`\n${goalsText(gs)}`);
   for (const n of notes) console.log(`note: ${n}`);
   if (!process.argv.includes("--no-save")) {
@@ -172,7 +205,7 @@ if (import.meta.main) {
     writeFileSync(
       out,
       JSON.stringify(
-        { started: started.toISOString(), finished: new Date().toISOString(), version: pkg.version, runs, machine: { ...before, loadavgAfter: after.loadavg }, notes, goals: gs, table: table(results), results },
+        { started: started.toISOString(), finished: new Date().toISOString(), version: pkg.version, runs, transports, machine: { ...before, loadavgAfter: after.loadavg }, notes, goals: gs, table: tables.join("\n\n"), results },
         null,
         1,
       ) + "\n",

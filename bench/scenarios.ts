@@ -124,7 +124,7 @@ export async function idle(target: Target, ctx: Ctx): Promise<Figures> {
           ws.map((w, i) =>
             w.run<HoldReady>(
               first
-                ? ({ t: "hold", adapter: target.adapter.name as "chat" | "irc", port: srv.port, users: parts[i]!, concurrency: Math.ceil(target.setupConcurrency / ws.length) } satisfies Job)
+                ? ({ t: "hold", adapter: target.adapter.name as "chat" | "irc", port: srv.port, tls: target.tls, users: parts[i]!, concurrency: Math.ceil(target.setupConcurrency / ws.length) } satisfies Job)
                 : { t: "add", users: parts[i]! },
               180_000,
             ),
@@ -159,6 +159,7 @@ export async function direct(target: Target, ctx: Ctx): Promise<Figures> {
           t: "direct",
           adapter: target.adapter.name as "chat" | "irc",
           port: srv.port,
+          tls: target.tls,
           serverPid: srv.pid,
           pairs,
           window: s.window,
@@ -196,6 +197,7 @@ export async function broadcast(target: Target, ctx: Ctx): Promise<Figures> {
           t: "broadcast",
           adapter: target.adapter.name as "chat" | "irc",
           port: srv.port,
+          tls: target.tls,
           serverPid: srv.pid,
           users: ctx.creds.slice(0, s.broadcastClients),
           count: s.broadcasts,
@@ -228,6 +230,7 @@ export async function storm(target: Target, ctx: Ctx): Promise<Figures> {
           t: "storm",
           adapter: target.adapter.name as "chat" | "irc",
           port: srv.port,
+          tls: target.tls,
           serverPid: srv.pid,
           users: ctx.creds.slice(0, s.stormLogins),
           concurrency: s.stormConcurrency,
@@ -289,6 +292,7 @@ export async function mailbox(target: Target, ctx: Ctx): Promise<Figures | null>
             t: "mailbox",
             adapter: target.adapter.name as "chat" | "irc",
             port: srv.port,
+            tls: target.tls,
             serverPid: srv.pid,
             user: ctx.creds[0]!,
             expect: s.mailbox,

@@ -73,6 +73,10 @@ try {
     plain.push(await toPrompt(plainPort, ["--no-tls"]));
   }
   console.log(`client start to Username:, median of ${RUNS}: TLS ${median(tls).toFixed(1)} ms, no TLS ${median(plain).toFixed(1)} ms`);
+  // Runs are interleaved (TLS, then plain), so each pair shares the machine's state.
+  const pairs = median(tls.map((t, k) => t / plain[k]!));
+  console.log(`TLS ÷ no TLS: ${(median(tls) / median(plain)).toFixed(2)} (medians), ${pairs.toFixed(2)} (median of the pairs); goal ≤ 1.3`);
+  console.log(`runs: TLS ${tls.map((x) => x.toFixed(1)).join(", ")} ms; no TLS ${plain.map((x) => x.toFixed(1)).join(", ")} ms`);
 } finally {
   for (const p of procs) p.kill();
   await Promise.all(procs.map((p) => p.exited));

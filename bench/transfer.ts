@@ -1,11 +1,13 @@
 /**
  * File transfer figures (behaviour.md §6, §9): `download` of one big file from 3 holders,
- * verification on, against a raw Bun TCP disk→disk copy of the same file in the same
- * run (bench/transfer-raw.ts), plus the peak RSS (VmHWM) of the downloader and of
- * each holder. Medians of --runs runs. Uses the compiled programs (CHAT_BIN_DIR or the
+ * verification on, over the clients' mutual-TLS peer links, against raw Bun TCP
+ * disk→disk copies of the same file in the same run (bench/transfer-raw.ts), one over
+ * plain TCP and one over mutual TLS 1.3 like the peer links, plus the peak RSS (VmHWM)
+ * of the downloader and of each holder. Medians of --runs runs. Uses the compiled programs (CHAT_BIN_DIR or the
  * project root) and big files under --tmp, deleted at the end.
  *
  *   bun bench/transfer.ts [--mib 1024] [--runs 3] [--chunks 10] [--tmp /tmp]
+ *   (prints each run, the medians' table, and download ÷ raw TLS, the goal's ratio)
  */
 import { createHash, randomFillSync } from "node:crypto";
 import { linkSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -139,13 +141,14 @@ function sync(): void {
   Bun.spawnSync(["sync"]);
 }
 
-async function rawRun(src: string): Promise<{ secs: number; rssRecv: number; rssSend: number }> {
+async function rawRun(src: string, tls: boolean): Promise<{ secs: number; rssRecv: number; rssSend: number }> {
   const out = join(work, "raw.out");
-  const recv = spawn([process.execPath, join(ROOT, "bench/transfer-raw.ts"), "recv", out]);
+  const mode = tls ? ["--tls"] : [];
+  const recv = spawn([process.execPath, join(ROOT, "bench/transfer-raw.ts"), "recv", out, ...mode]);
   const port = Number((await recv.out.waitFor(/^listening \d+/, 10_000)).split(" ")[1]);
   sync();
   const t0 = performance.now();
-  const send = spawn([process.execPath, join(ROOT, "bench/transfer-raw.ts"), "send", String(port), src]);
+  const send = spawn([process.execPath, join(ROOT, "bench/transfer-raw.ts"), "send", String(port), src, ...mode]);
   let rssSend = 0;
   const poll = setInterval(() => {
     try {
@@ -157,11 +160,13 @@ async function rawRun(src: string): Promise<{ secs: number; rssRecv: number; rss
   const done = await recv.out.waitFor(/^done \d+ [\d.]+$/, 120_000);
   // The receiver's own time, from the connection's open: the sender process's start-up is left out.
   const secs = Number(done.split(" ")[2]);
-  if (process.env.BENCH_DEBUG) console.error(`raw: ${secs.toFixed(3)} s from connect, ${((performance.now() - t0) / 1000).toFixed(3)} s from spawning the sender`);
-  if (process.env.BENCH_DEBUG) console.error(`raw cpu: recv ${cpuSecs(recv.proc.pid).toFixed(2)} s, send ${cpuSecs(send.proc.pid).toFixed(2)} s`);
+  if (process.env.BENCH_DEBUG) console.error(`raw${tls ? " TLS" : ""}: ${secs.toFixed(3)} s from connect, ${((performance.now() - t0) / 1000).toFixed(3)} s from spawning the sender`);
   clearInterval(poll);
   await recv.proc.exited;
   await send.proc.exited;
+  // Both may have exited by now (the receiver at once): their CPU from the exit status.
+  const cpuOf = (p: Subprocess) => (Number(p.resourceUsage()?.cpuTime.total ?? NaN) / 1e6).toFixed(2);
+  if (process.env.BENCH_DEBUG) console.error(`raw${tls ? " TLS" : ""} cpu: recv ${cpuOf(recv.proc)} s, send ${cpuOf(send.proc)} s`);
   rmSync(out, { force: true });
   return { secs, rssRecv, rssSend };
 }
@@ -231,28 +236,36 @@ try {
   console.log(`3 holders registered (peak RSS so far ${afterRegister.map((x) => fmt(x, 1)).join(", ")} MiB); running ...`);
 
   const raw: Awaited<ReturnType<typeof rawRun>>[] = [];
+  const rawTls: Awaited<ReturnType<typeof rawRun>>[] = [];
   const dl: Awaited<ReturnType<typeof downloadRun>>[] = [];
   for (let i = 0; i < RUNS; i++) {
-    raw.push(await rawRun(src));
+    // Alternate which raw copy goes first, so neither always follows the download.
+    const order = i % 2 === 0 ? [false, true] : [true, false];
+    for (const tls of order) (tls ? rawTls : raw).push(await rawRun(src, tls));
     dl.push(await downloadRun(port, hash, i));
-    console.log(`run ${i + 1}: raw ${fmt(raw[i]!.secs)} s, download ${fmt(dl[i]!.secs)} s (from ${dl[i]!.from}), downloader peak RSS ${fmt(dl[i]!.rss, 1)} MiB`);
+    console.log(`run ${i + 1}: raw ${fmt(raw[i]!.secs)} s, raw TLS ${fmt(rawTls[i]!.secs)} s, download ${fmt(dl[i]!.secs)} s (from ${dl[i]!.from}), downloader peak RSS ${fmt(dl[i]!.rss, 1)} MiB`);
   }
   const holderRss = Object.fromEntries(Object.entries(holders).map(([u, c]) => [u, peakRssMiB(c.proc.pid)]));
   const rawS = median(raw.map((r) => r.secs));
+  const rawTlsS = median(rawTls.map((r) => r.secs));
   const dlS = median(dl.map((r) => r.secs));
   const mbps = (s: number) => SIZE / s / 1048576;
   console.log("");
   console.log(`| ${MIB} MiB, ${CHUNKS} chunks, ${RUNS} runs (median) | seconds | MiB/s | peak RSS (MiB) |`);
   console.log("|---|---|---|---|");
   console.log(`| raw Bun TCP disk→disk (1 sender) | ${fmt(rawS)} | ${fmt(mbps(rawS), 0)} | recv ${fmt(median(raw.map((r) => r.rssRecv)), 1)}, send ${fmt(median(raw.map((r) => r.rssSend)), 1)} |`);
-  console.log(`| \`download\` from 3 holders, verified | ${fmt(dlS)} | ${fmt(mbps(dlS), 0)} | downloader ${fmt(median(dl.map((r) => r.rss)), 1)} |`);
+  console.log(`| raw Bun mutual TLS 1.3 disk→disk (1 sender) | ${fmt(rawTlsS)} | ${fmt(mbps(rawTlsS), 0)} | recv ${fmt(median(rawTls.map((r) => r.rssRecv)), 1)}, send ${fmt(median(rawTls.map((r) => r.rssSend)), 1)} |`);
+  console.log(`| \`download\` from 3 holders over mutual TLS, verified | ${fmt(dlS)} | ${fmt(mbps(dlS), 0)} | downloader ${fmt(median(dl.map((r) => r.rss)), 1)} |`);
   console.log(`| holders (whole bench: register + ${RUNS} uploads) | | | ${Object.entries(holderRss).map(([u, r]) => `${u} ${fmt(r, 1)}`).join(", ")} |`);
   console.log("");
-  console.log(`download / raw throughput: ${fmt(rawS / dlS)} (goal ≥ 0.7)`);
-  // Each run measures the raw copy and then the download back to back: the median of
+  console.log(`download / raw TLS throughput: ${fmt(rawTlsS / dlS)} (goal ≥ 0.7)`);
+  console.log(`download / raw throughput: ${fmt(rawS / dlS)}`);
+  console.log(`raw TLS / raw throughput: ${fmt(rawS / rawTlsS)}`);
+  // Each run measures the raw copies and then the download back to back: the median of
   // those pairs' ratios is less moved by the machine's drift over the set.
-  console.log(`median of the runs' own ratios (raw s / download s, same run): ${fmt(median(raw.map((r, i) => r.secs / dl[i]!.secs)))}`);
-  console.log(`runs: raw ${raw.map((r) => fmt(r.secs)).join(", ")} s; download ${dl.map((r) => fmt(r.secs)).join(", ")} s`);
+  const pairs = (base: { secs: number }[]) => fmt(median(base.map((r, i) => r.secs / dl[i]!.secs)));
+  console.log(`median of the runs' own ratios (raw s / download s, same run): TLS ${pairs(rawTls)}, plain ${pairs(raw)}`);
+  console.log(`runs: raw ${raw.map((r) => fmt(r.secs)).join(", ")} s; raw TLS ${rawTls.map((r) => fmt(r.secs)).join(", ")} s; download ${dl.map((r) => fmt(r.secs)).join(", ")} s`);
 } finally {
   for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
   await Promise.all([...procs].map((p) => p.exited));

@@ -39,6 +39,7 @@ export interface Adapter {
    * Connect to 127.0.0.1:port and log in; resolves once the server has accepted the login.
    * With `onMessage`, the connection listens from the start (messages that arrive
    * right behind the login result, such as offline ones, are not missed).
+   * `tls`: the port serves TLS; resolves after the handshake and the login.
    */
-  login(port: number, user: string, pass: string, onMessage?: (from: string, text: string) => void): Promise<BenchConn>;
+  login(port: number, user: string, pass: string, onMessage?: (from: string, text: string) => void, tls?: boolean): Promise<BenchConn>;
 }

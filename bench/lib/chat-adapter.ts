@@ -5,7 +5,7 @@
 import { FrameDecoder, KIND_JSON } from "../../src/protocol/frame.ts";
 import { APP_NAME, decodeServer, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
 import type { Adapter, BenchConn } from "./adapter.ts";
-import { benchTls, BenchSocket } from "./sock.ts";
+import { BenchSocket } from "./sock.ts";
 
 const LOGIN_MS = 30_000;
 /** Offline messages handled before an ack goes out mid-read, as ./client does (src/client/session.ts). */
@@ -107,7 +107,7 @@ class ChatConn implements BenchConn {
 
 export const chatAdapter: Adapter = {
   name: "chat",
-  async login(port, user, pass, onMessage) {
+  async login(port, user, pass, onMessage, tls = false) {
     const c = new ChatConn(user);
     if (onMessage) {
       c.listening = true;
@@ -122,7 +122,7 @@ export const chatAdapter: Adapter = {
         // A login still waiting learns why.
         c.loginWait?.(`closed: ${why}`);
       },
-    }, "127.0.0.1", benchTls());
+    }, "127.0.0.1", tls);
     let timer: Timer | undefined;
     const code = await Promise.race([
       c.login(pass),

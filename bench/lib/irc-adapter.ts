@@ -2,7 +2,9 @@
  * IRC (RFC 2812), enough for the scenarios: register with NICK/USER (logged in =
  * numeric 001), PRIVMSG to a nick for direct messages, one channel (#bench) for
  * broadcasts, PONG to PING. IRC servers have no accounts here, so the password
- * is not used. Used for the ngIRCd and InspIRCd baselines.
+ * is not used. Used for the ngIRCd and InspIRCd baselines, in plain TCP or over
+ * TLS to the daemons' TLS ports (`tls`: the bench's self-signed certificate,
+ * not checked, as for our server).
  */
 import type { Adapter, BenchConn } from "./adapter.ts";
 import { BenchSocket } from "./sock.ts";
@@ -106,7 +108,7 @@ class IrcConn implements BenchConn {
 
 export const ircAdapter: Adapter = {
   name: "irc",
-  async login(port, user, _pass, onMessage) {
+  async login(port, user, _pass, onMessage, tls = false) {
     const c = new IrcConn(user);
     if (onMessage) {
       c.listening = true;
@@ -118,7 +120,7 @@ export const ircAdapter: Adapter = {
         c.onClose(why);
         c.finishWait(`closed: ${why}`);
       },
-    });
+    }, "127.0.0.1", tls);
     let timer: Timer | undefined;
     const err = await Promise.race([
       c.register(),

@@ -3,6 +3,7 @@
  * baselines of the same run, and the issue's goals checked against them.
  */
 import { median } from "./stats.ts";
+import { columnOf, type Transport } from "./targets.ts";
 
 /** results[scenario][column] = one Figures per run (null: not applicable; string: the error). */
 export type Results = Record<string, Record<string, (Record<string, number> | string | null)[]>>;
@@ -29,24 +30,29 @@ function ratio(a: number, b: number): string {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "";
 }
 
-/** The markdown table of medians, with ./server's ratio to each baseline. */
-export function table(results: Results): string {
+function figuresOf(cols: Record<string, (Record<string, number> | string | null)[]>, columns: readonly string[]): string[] {
+  const figures: string[] = [];
+  for (const c of columns) {
+    for (const r of cols[c] ?? []) if (r && typeof r === "object") for (const k of Object.keys(r)) if (!figures.includes(k)) figures.push(k);
+  }
+  return figures;
+}
+
+/** The markdown table of medians on one transport, with ./server's ratio to each baseline on it. */
+export function table(results: Results, transport: Transport = "plain"): string {
+  const cols = COLUMNS.map((c) => columnOf(c, transport));
   const head = ["scenario", "figure", ...COLUMNS.map((c) => TITLES[c]!), "÷ null relay", "÷ ngIRCd", "÷ InspIRCd"];
   const rows: string[][] = [];
-  for (const [scenario, cols] of Object.entries(results)) {
+  for (const [scenario, byCol] of Object.entries(results)) {
     if (scenario === "startup") continue;
-    const figures: string[] = [];
-    for (const runs of Object.values(cols)) {
-      for (const r of runs) if (r && typeof r === "object") for (const k of Object.keys(r)) if (!figures.includes(k)) figures.push(k);
-    }
-    for (const f of figures) {
-      const m = COLUMNS.map((c) => medianOf(results, scenario, c, f));
+    for (const f of figuresOf(byCol, cols)) {
+      const m = cols.map((c) => medianOf(results, scenario, c, f));
       rows.push([scenario, f, ...m.map(fmt), ratio(m[0]!, m[1]!), ratio(m[0]!, m[2]!), ratio(m[0]!, m[3]!)]);
     }
-    for (const c of COLUMNS) {
-      const err = (cols[c] ?? []).find((r) => typeof r === "string");
+    COLUMNS.forEach((c, i) => {
+      const err = (byCol[cols[i]!] ?? []).find((r) => typeof r === "string");
       if (err) rows.push([scenario, `${TITLES[c]} failed`, String(err).split("\n")[0]!.slice(0, 160), "", "", "", "", "", ""]);
-    }
+    });
   }
   const st = results.startup?.server ?? [];
   if (st.length) {
@@ -58,8 +64,30 @@ export function table(results: Results): string {
       rows.push(["startup", f, fmt(v), "", "", "", r, "", ""]);
     }
   }
+  return markdown(head, rows);
+}
+
+function markdown(head: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** Each server's TLS medians next to its plain ones (TLS ÷ plain), figure by figure. */
+export function tlsTable(results: Results): string {
+  const head = ["scenario", "figure", ...COLUMNS.flatMap((c) => [TITLES[c]!, `${TITLES[c]} TLS`, "÷"])];
+  const rows: string[][] = [];
+  for (const [scenario, byCol] of Object.entries(results)) {
+    if (scenario === "startup") continue;
+    for (const f of figuresOf(byCol, COLUMNS.flatMap((c) => [c, columnOf(c, "tls")]))) {
+      const cells = COLUMNS.flatMap((c) => {
+        const p = medianOf(results, scenario, c, f);
+        const t = medianOf(results, scenario, columnOf(c, "tls"), f);
+        return [fmt(p), fmt(t), ratio(t, p)];
+      });
+      rows.push([scenario, f, ...cells]);
+    }
+  }
+  return markdown(head, rows);
 }
 
 export type Goal = { goal: string; value: string; ok: boolean | null };
@@ -89,6 +117,7 @@ export function goals(results: Results): Goal[] {
   check("broadcast p99 ≤ 1.2× null relay", m("broadcast", "server", "p99 ms"), m("broadcast", "null-relay", "p99 ms"), 1.2, "le");
   zero("broadcast lost = 0", m("broadcast", "server", "lost"));
   check("login storm ≥ 0.5× null relay", m("storm", "server", "logins/s"), m("storm", "null-relay", "logins/s"), 0.5, "ge");
+  tlsGoals(results, check, zero);
   check("client startup ≤ 1.3× hello-world", m("startup", "server", "client --version ms"), m("startup", "server", "hello-world ms"), 1.3, "le");
   check(
     "client startup ≤ 1.3× hello-world + readline (like for like)",
@@ -98,6 +127,23 @@ export function goals(results: Results): Goal[] {
     "le",
   );
   return out;
+}
+
+type Check = (goal: string, a: number, b: number, k: number, cmp: "ge" | "le") => void;
+
+/** The trust issue's goals: TLS on both sides of each comparison, and TLS's cost to ./server. */
+function tlsGoals(results: Results, check: Check, zero: (goal: string, v: number) => void): void {
+  if (!results.idle?.["server+tls"] && !results.direct?.["server+tls"] && !results.storm?.["server+tls"]) return;
+  const m = (s: string, c: string, f: string) => medianOf(results, s, c, f);
+  check("TLS: direct msgs/s ≥ 1.0× ngIRCd-TLS", m("direct", "server+tls", "msgs/s"), m("direct", "ngircd+tls", "msgs/s"), 1.0, "ge");
+  check("TLS: direct msgs/s ≥ 0.9× InspIRCd-TLS", m("direct", "server+tls", "msgs/s"), m("direct", "inspircd+tls", "msgs/s"), 0.9, "ge");
+  check("TLS: direct p99 ≤ ngIRCd-TLS's", m("direct", "server+tls", "p99 ms"), m("direct", "ngircd+tls", "p99 ms"), 1.0, "le");
+  zero("TLS: direct lost = 0", m("direct", "server+tls", "lost"));
+  const idleN = Object.keys(Object.values(results.idle?.["server+tls"] ?? [])[0] ?? {}).filter((k) => k.startsWith("KiB/conn @"));
+  const mid = idleN.find((k) => k.endsWith("@5000")) ?? idleN[Math.floor(idleN.length / 2)];
+  if (mid) check(`TLS: idle ${mid} ≤ 1.5× ngIRCd-TLS`, m("idle", "server+tls", mid), m("idle", "ngircd+tls", mid), 1.5, "le");
+  check("TLS: login storm ≥ 1.0× ngIRCd-TLS", m("storm", "server+tls", "logins/s"), m("storm", "ngircd+tls", "logins/s"), 1.0, "ge");
+  check("TLS: direct msgs/s ≥ 0.7× ./server's plain TCP", m("direct", "server+tls", "msgs/s"), m("direct", "server", "msgs/s"), 0.7, "ge");
 }
 
 export function goalsText(gs: Goal[]): string {

@@ -7,9 +7,6 @@
  */
 import type { Socket } from "bun";
 
-/** `BENCH_TLS=1` (bench/run.ts --tls): ./server and the null relay serve TLS, and the chat loadgen speaks it. */
-export const benchTls = (): boolean => process.env.BENCH_TLS === "1";
-
 export type SockHandlers = {
   data(chunk: Uint8Array): void;
   close(reason: string): void;

@@ -1,19 +1,29 @@
 /**
- * The servers a scenario can drive: ./server, the null relay, ngIRCd, InspIRCd.
+ * The servers a scenario can drive: ./server, the null relay, ngIRCd, InspIRCd,
+ * each over plain TCP or TLS (a target is one server on one transport).
  * Each start() picks a free port, writes what config it needs into `dir`, starts
  * the process in the foreground (so its PID is the server's), and waits until it
  * accepts connections. stop() ends that PID.
+ *
+ * TLS: ./server serves its own identity (ECDSA P-256, made at its first start) and
+ * the null relay a fresh one of the same kind; the IRC daemons serve a self-signed
+ * certificate of the same kind made for the bench (benchCert), on a TLS-only port.
  */
 import type { Subprocess } from "bun";
 import { existsSync, writeFileSync } from "node:fs";
+import { createIdentity } from "../../src/net/identity.ts";
 import { join } from "node:path";
 import type { Adapter } from "./adapter.ts";
 import { chatAdapter } from "./chat-adapter.ts";
 import { ircAdapter } from "./irc-adapter.ts";
 import { freePort, spawnTracked, stopProcess, waitForPort } from "./proc.ts";
-import { benchTls } from "./sock.ts";
 
 export type TargetName = "server" | "null-relay" | "ngircd" | "inspircd";
+export type Transport = "plain" | "tls";
+export const TRANSPORTS: readonly Transport[] = ["plain", "tls"];
+
+/** A target's column in the results: its name, with "+tls" over TLS ("server", "server+tls"). */
+export const columnOf = (name: string, transport: Transport): string => (transport === "tls" ? `${name}+tls` : name);
 
 export type Running = { port: number; pid: number; proc: Subprocess; stop(): Promise<void> };
 
@@ -24,15 +34,14 @@ export type StartOptions = {
   credentials: string;
   /** SQLite file for the store, or ":memory:" (our server only). */
   store?: string;
-  /**
-   * Serve TLS (our server only; the loadgen then speaks TLS too). Off by default:
-   * the IRC baselines are plain TCP, and earlier results were measured without it.
-   */
-  tls?: boolean;
 };
 
 export interface Target {
   readonly name: TargetName;
+  /** Serves TLS (and the loadgen speaks it) or plain TCP. */
+  readonly tls: boolean;
+  /** Its column in the results (columnOf). */
+  readonly column: string;
   readonly adapter: Adapter;
   /** Offline messages kept for logged-out users. */
   readonly hasMailbox: boolean;
@@ -48,7 +57,7 @@ export interface Target {
   start(o: StartOptions): Promise<Running>;
 }
 
-const IRC_INSTALL = "apt-get update && apt-get install -y ngircd inspircd";
+const IRC_INSTALL = "as root: sh bench/ensure-ircd.sh, or apt-get install -y ngircd inspircd";
 
 async function launch(cmd: string[], port: number, cwd: string): Promise<Running> {
   const proc = spawnTracked(cmd, { cwd, stderr: "pipe", stdout: "pipe" });
@@ -90,9 +99,12 @@ function program(bin: string, source: string, profileDir?: string): string[] {
   return [process.execPath, "--cpu-prof", "--cpu-prof-md", "--cpu-prof-interval=250", `--cpu-prof-dir=${profileDir}`, join(ROOT, source)];
 }
 
-export function chatServer(bin: string, profileDir?: string): Target {
+export function chatServer(bin: string, transport: Transport, profileDir?: string): Target {
+  const tls = transport === "tls";
   return {
     name: "server",
+    tls,
+    column: columnOf("server", transport),
     adapter: chatAdapter,
     hasMailbox: true,
     setupConcurrency: 100,
@@ -101,7 +113,7 @@ export function chatServer(bin: string, profileDir?: string): Target {
       withPort((port) =>
         launch(
           [...program(bin, "src/server/main.ts", profileDir), String(port), "60", "3600", "--host", "127.0.0.1", "--credentials", o.credentials, "--store", o.store ?? ":memory:",
-            ...((o.tls ?? benchTls()) ? ["--identity", `${o.dir}/server-identity.pem`] : ["--no-tls"])],
+            ...(tls ? ["--identity", `${o.dir}/server-identity.pem`] : ["--no-tls"])],
           port,
           o.dir,
         ),
@@ -109,14 +121,17 @@ export function chatServer(bin: string, profileDir?: string): Target {
   };
 }
 
-export function nullRelay(bin: string, profileDir?: string): Target {
+export function nullRelay(bin: string, transport: Transport, profileDir?: string): Target {
+  const tls = transport === "tls";
   return {
     name: "null-relay",
+    tls,
+    column: columnOf("null-relay", transport),
     adapter: chatAdapter,
     hasMailbox: false,
     setupConcurrency: 100,
     unavailable: () => (existsSync(bin) || profileDir ? null : `${bin} is missing`),
-    start: (o) => withPort((port) => launch([...program(bin, "bench/null-relay.ts", profileDir), String(port), ...((o.tls ?? benchTls()) ? ["--tls"] : [])], port, o.dir)),
+    start: (o) => withPort((port) => launch([...program(bin, "bench/null-relay.ts", profileDir), String(port), ...(tls ? ["--tls"] : [])], port, o.dir)),
   };
 }
 
@@ -127,16 +142,40 @@ function which(bin: string): string | null {
   return null;
 }
 
-/** ngIRCd with every limit and penalty off, no DNS/ident/PAM lookups. */
-export function ngircd(): Target {
+/**
+ * The self-signed certificate the IRC daemons serve over TLS: ECDSA P-256 like
+ * ./server's identity, made once per bench run (through the project's own
+ * identity module) into the run's folder.
+ */
+async function benchCert(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, "irc-cert.pem");
+  const key = join(dir, "irc-key.pem");
+  if (!existsSync(cert) || !existsSync(key)) {
+    const id = await createIdentity("bench.local");
+    writeFileSync(key, id.key, { mode: 0o600 });
+    writeFileSync(cert, id.cert);
+  }
+  return { cert, key };
+}
+
+/**
+ * ngIRCd with every limit and penalty off, no DNS/ident/PAM lookups. Over TLS it
+ * listens on its [SSL] port only (GnuTLS; it generates DH parameters at start,
+ * before it listens, which TLS 1.3 with ECDHE does not use).
+ */
+export function ngircd(transport: Transport): Target {
+  const tls = transport === "tls";
   return {
     name: "ngircd",
+    tls,
+    column: columnOf("ngircd", transport),
     adapter: ircAdapter,
     hasMailbox: false,
     setupConcurrency: 8,
     unavailable: () => (which("ngircd") ? null : `ngircd is not installed (${IRC_INSTALL})`),
-    start: (o) =>
-      withPort((port) => {
+    start: async (o) => {
+      const c = tls ? await benchCert(o.dir) : null;
+      return withPort((port) => {
         const conf = join(o.dir, `ngircd-${port}.conf`);
         const motd = join(o.dir, "motd.txt");
         writeFileSync(motd, "bench\n");
@@ -146,7 +185,7 @@ export function ngircd(): Target {
 Name = bench.local
 Info = termchat bench baseline
 Listen = 127.0.0.1
-Ports = ${port}
+Ports = ${c ? "" : port}
 MotdFile = ${motd}
 PidFile = ${join(o.dir, `ngircd-${port}.pid`)}
 [Limits]
@@ -162,29 +201,43 @@ DNS = no
 Ident = no
 PAM = no
 ConnectIPv6 = no
-`,
+` + (c ? `[SSL]\nCertFile = ${c.cert}\nKeyFile = ${c.key}\nPorts = ${port}\n` : ""),
         );
         return launch([which("ngircd")!, "--nodaemon", "--config", conf], port, o.dir);
-      }),
+      });
+    },
   };
 }
 
-/** InspIRCd 3 with flood penalties, fakelag and connection limits off, no DNS lookups. */
-export function inspircd(): Target {
+/**
+ * InspIRCd 3 with flood penalties, fakelag and connection limits off, no DNS
+ * lookups. Over TLS: Debian's build ships m_ssl_gnutls (GnuTLS), an sslprofile
+ * with the bench certificate on the clients' port.
+ */
+export function inspircd(transport: Transport): Target {
+  const tls = transport === "tls";
   return {
     name: "inspircd",
+    tls,
+    column: columnOf("inspircd", transport),
     adapter: ircAdapter,
     hasMailbox: false,
     setupConcurrency: 500,
     unavailable: () => (which("inspircd") ? null : `inspircd is not installed (${IRC_INSTALL})`),
-    start: (o) =>
-      withPort((port) => {
+    start: async (o) => {
+      const c = tls ? await benchCert(o.dir) : null;
+      return withPort((port) => {
         const conf = join(o.dir, `inspircd-${port}.conf`);
+        const ssl = c
+          ? `<module name="ssl_gnutls">
+<sslprofile name="bench" provider="gnutls" certfile="${c.cert}" keyfile="${c.key}" dhfile="" requestclientcert="no">
+`
+          : "";
         writeFileSync(
           conf,
           `<server name="bench.local" description="termchat bench baseline" network="bench">
 <admin name="bench" nick="bench" email="bench@localhost">
-<bind address="127.0.0.1" port="${port}" type="clients">
+${ssl}<bind address="127.0.0.1" port="${port}" type="clients"${c ? ' sslprofile="bench"' : ""}>
 <connect name="bench" allow="*" timeout="60" pingfreq="3600"
   threshold="4000000000" commandrate="4000000000" fakelag="no"
   softsendq="67108864" hardsendq="67108864" recvq="1048576"
@@ -200,6 +253,7 @@ export function inspircd(): Target {
 `,
         );
         return launch([which("inspircd")!, "--nofork", "--runasroot", `--config=${conf}`], port, o.dir);
-      }),
+      });
+    },
   };
 }

@@ -21,7 +21,6 @@ export class Worker {
     const cmd = prof ? [process.execPath, "--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${prof}`, LOADGEN] : [process.execPath, LOADGEN];
     this.proc = spawnTracked(cmd, {
       stderr: "pipe",
-      env: { ...process.env }, // as it is now (run.ts --tls sets BENCH_TLS after start)
       ipc: (m) => {
         this.inbox.push(m);
         this.wake?.();

@@ -13,6 +13,37 @@ import { BIN_DIR } from "./harness.ts";
 
 const irc = ["ngircd", "inspircd"].filter((b) => ["/usr/sbin", "/usr/bin"].some((d) => existsSync(join(d, b))));
 
+type Results = Awaited<ReturnType<typeof bench>>["results"];
+
+/** One scenario's figures for one column, failing with the bench's log when it failed. */
+function figuresOf(results: Results, why: string, scenario: string, column: string) {
+  const runs = results[scenario]?.[column];
+  expect(runs, `${scenario} ${column}: ${why}`).toBeDefined();
+  const r = runs![0];
+  if (typeof r === "string") throw new Error(`${scenario} ${column} failed: ${r}\n${why}`);
+  return r!;
+}
+
+/** idle, direct, broadcast and storm delivered everything for each of these columns. */
+function checkCounts(results: Results, why: string, columns: string[]): void {
+  const one = (scenario: string, column: string) => figuresOf(results, why, scenario, column);
+  for (const t of columns) {
+    const idle = one("idle", t);
+    for (const n of TINY.idle) expect(idle[`held @${n}`], `${t} idle`).toBe(n);
+
+    const direct = one("direct", t);
+    expect(direct.lost, `${t} direct`).toBe(0);
+    expect(direct["msgs/s"], `${t} direct`).toBeGreaterThan(0);
+
+    const bc = one("broadcast", t);
+    expect(bc.lost, `${t} broadcast`).toBe(0);
+    expect(bc.delivered, `${t} broadcast`).toBe(TINY.broadcasts * (TINY.broadcastClients - 1));
+
+    const storm = one("storm", t);
+    expect(storm.logins, `${t} storm`).toBe(TINY.stormLogins);
+  }
+}
+
 test(
   "every scenario runs at a tiny size and delivers everything",
   async () => {
@@ -22,45 +53,48 @@ test(
       sizes: TINY,
       only: ["startup", "idle", "direct", "broadcast", "storm", "mailbox"],
       targets: ["server", "null-relay", ...irc],
+      transports: ["plain"],
       binDir: BIN_DIR,
       log: (l) => lines.push(l),
     });
     const why = `bench log:\n${lines.join("\n")}\nnotes: ${notes.join("; ")}`;
-    const one = (scenario: string, target: string) => {
-      const runs = results[scenario]?.[target];
-      expect(runs, `${scenario} ${target}: ${why}`).toBeDefined();
-      const r = runs![0];
-      if (typeof r === "string") throw new Error(`${scenario} ${target} failed: ${r}\n${why}`);
-      return r;
-    };
-    for (const t of ["server", "null-relay", ...irc]) {
-      const idle = one("idle", t)!;
-      for (const n of TINY.idle) expect(idle[`held @${n}`], `${t} idle`).toBe(n);
-
-      const direct = one("direct", t)!;
-      expect(direct.lost, `${t} direct`).toBe(0);
-      expect(direct["msgs/s"], `${t} direct`).toBeGreaterThan(0);
-
-      const bc = one("broadcast", t)!;
-      expect(bc.lost, `${t} broadcast`).toBe(0);
-      expect(bc.delivered, `${t} broadcast`).toBe(TINY.broadcasts * (TINY.broadcastClients - 1));
-
-      const storm = one("storm", t)!;
-      expect(storm.logins, `${t} storm`).toBe(TINY.stormLogins);
-    }
+    checkCounts(results, why, ["server", "null-relay", ...irc]);
     // Only our server keeps offline messages.
     expect(results.mailbox?.["null-relay"]?.[0]).toBeNull();
-    const mb = one("mailbox", "server")!;
+    const mb = figuresOf(results, why, "mailbox", "server");
     expect(mb["last shown s"]).toBeGreaterThan(0);
     expect(mb["left unacked"]).toBe(0);
-    const st = one("startup", "server")!;
+    const st = figuresOf(results, why, "startup", "server");
     for (const k of ["client --version ms", "server --help ms", "hello-world ms", "hello-world + readline ms"]) expect(st[k]).toBeGreaterThan(0);
   },
   90_000,
 );
 
 test(
-  "the transfer bench runs at a tiny size: the raw copy and a verified download from 3 holders, bytes checked",
+  "over TLS too: ./server, the null relay and the IRC daemons' TLS ports deliver everything at a tiny size",
+  async () => {
+    const lines: string[] = [];
+    const { results, notes } = await bench({
+      runs: 1,
+      sizes: TINY,
+      only: ["idle", "direct", "broadcast", "storm", "mailbox"],
+      targets: ["server", "null-relay", ...irc],
+      transports: ["tls"],
+      binDir: BIN_DIR,
+      log: (l) => lines.push(l),
+    });
+    const why = `bench log:\n${lines.join("\n")}\nnotes: ${notes.join("; ")}`;
+    checkCounts(results, why, ["server+tls", "null-relay+tls", ...irc.map((t) => `${t}+tls`)]);
+    // Nothing ran in plain TCP.
+    expect(results.direct?.server).toBeUndefined();
+    const mb = figuresOf(results, why, "mailbox", "server+tls");
+    expect(mb["left unacked"]).toBe(0);
+  },
+  90_000,
+);
+
+test(
+  "the transfer bench runs at a tiny size: the raw copies (plain, mutual TLS) and a verified download from 3 holders, bytes checked",
   async () => {
     const proc = Bun.spawn([process.execPath, join(import.meta.dir, "../../bench/transfer.ts"), "--mib", "6", "--runs", "1", "--chunks", "3"], {
       stdout: "pipe",
@@ -70,7 +104,8 @@ test(
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     expect(code, `${out}\n${err}`).toBe(0);
     // It checks the downloaded file's SHA-256 itself (and fails otherwise); here, that it got that far.
-    expect(out).toMatch(/^run 1: raw [\d.]+ s, download [\d.]+ s \(from hans, luke, yoda\)/m);
+    expect(out).toMatch(/^run 1: raw [\d.]+ s, raw TLS [\d.]+ s, download [\d.]+ s \(from hans, luke, yoda\)/m);
+    expect(out).toMatch(/^download \/ raw TLS throughput: [\d.]+/m);
     expect(out).toMatch(/^download \/ raw throughput: [\d.]+/m);
   },
   60_000,
