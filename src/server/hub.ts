@@ -19,6 +19,7 @@ import { memoryState } from "./memory-state.ts";
 import { Presence } from "./presence.ts";
 import { announce, background, insist } from "./routed.ts";
 import { CachedBlocks } from "./cached-blocks.ts";
+import { OnlineMap } from "./online-map.ts";
 import { answer, sendReply } from "./replies.ts";
 import type { Directory, FileIndex, SessionInfo, SharedState, TokenStore } from "./state.ts";
 import type { Store } from "./store.ts";
@@ -45,6 +46,8 @@ export class Hub implements HubContext {
   readonly store: Store;
   /** A cluster: the block lists of users logged in here, kept here (cached-blocks.ts). */
   private readonly cachedBlocks?: CachedBlocks;
+  /** A cluster: who is logged in on the other servers (online-map.ts). */
+  readonly elsewhere?: OnlineMap;
 
   constructor(
     users: Map<string, string>,
@@ -63,6 +66,7 @@ export class Hub implements HubContext {
     this.accounts = new Accounts(users, clock, cfg.blockMs, cfg.verifyPassword, shared.lockout);
     if (router) {
       this.cachedBlocks = new CachedBlocks(store.blocks);
+      this.elsewhere = new OnlineMap();
       this.store = { mailbox: store.mailbox, blocks: this.cachedBlocks, close: () => store.close() };
     } else {
       this.store = store;

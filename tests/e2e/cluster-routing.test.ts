@@ -62,6 +62,23 @@ test("messages, broadcasts, presence and whoelse between users of three servers;
   expect(luke.out.seen.filter((l) => l.includes("yoda logged"))).toEqual([]);
 });
 
+test("a burst of 1 000 messages from one user to a user of another server arrives complete and in order", async () => {
+  // The sending server batches what one turn sends to a server (one stream entry for
+  // many messages) and skips the lookup for users it knows to be elsewhere: neither may
+  // reorder, lose or repeat a message.
+  const { nodes } = await startCluster(2);
+  const yoda = await join(nodes[1]!.port, "yoda", []);
+  const hans = await join(nodes[0]!.port, "hans", []);
+  await yoda.out.waitFor("hans logged in");
+  const N = 1000;
+  for (let i = 0; i < N; i++) hans.send(`message yoda m${i}`);
+  await yoda.out.waitFor(`hans: m${N - 1}`, 30_000);
+  const got = yoda.out.seen.filter((l) => l.startsWith("hans: m"));
+  expect(got).toEqual(Array.from({ length: N }, (_, i) => `hans: m${i}`));
+  // Every message was "ok" (delivered, not stored): the sender shows nothing.
+  expect(hans.out.seen.filter((l) => l.includes("offline") || l.startsWith("Error"))).toEqual([]);
+});
+
 test("private messaging between users of different servers (token issued by one, checked through another)", async () => {
   const { nodes } = await startCluster(2);
   const hans = await join(nodes[0]!.port, "hans", []);

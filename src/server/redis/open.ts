@@ -53,6 +53,9 @@ export function busRouter(bus: ClusterBus): Router {
 export function attachHub(bus: ClusterBus, hub: HubContext, fenced: () => void): void {
   bus.onEvent((event) => routedIn(hub, event));
   bus.onReap((id, unread) => reapNode(hub, id, unread));
-  bus.onNodeDead((id) => hub.log.debug(`cluster: server ${id} is dead`));
+  bus.onNodeDead((id) => {
+    hub.log.debug(`cluster: server ${id} is dead`);
+    hub.elsewhere?.nodeGone(id);
+  });
   bus.onFenced(fenced);
 }
