@@ -4,6 +4,7 @@
  * plus the default limits.
  */
 import type { OnlineMap } from "./online-map.ts";
+import type { OrderedReplies } from "./pipeline.ts";
 import type { Clock, Timer } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
 import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
@@ -57,6 +58,8 @@ export type Session = {
   closing?: boolean;
   /** A request is waiting (a password hash, the store): what the connection sends meanwhile waits here, in order. */
   held?: ClientMsg[];
+  /** Messages on their way to other servers, overlapping: their replies go out in order (pipeline.ts). */
+  replies?: OrderedReplies;
   /** The directory entry of this session once logged in. */
   info?: SessionInfo;
   /** Protocol version from `hello`: 1 = offline messages leave the store when handed over, 2 = when acknowledged. */

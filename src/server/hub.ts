@@ -12,7 +12,7 @@ import { Accounts } from "./accounts.ts";
 import type { HubConfig, HubContext, Outbox, Router, Session } from "./hub-context.ts";
 import { acknowledge, startDelivery } from "./delivery.ts";
 import { hello, login, MAX_HELD as MAX_HELD_PRELOGIN } from "./login-rules.ts";
-import { block, broadcast, message, unblock, whoelse, whoelseSince } from "./message-rules.ts";
+import { block, broadcast, message, sentWithoutWaiting, unblock, whoelse, whoelseSince } from "./message-rules.ts";
 import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
 import { isPromise, type MaybePromise } from "./maybe.ts";
 import { memoryState } from "./memory-state.ts";
@@ -20,7 +20,8 @@ import { Presence } from "./presence.ts";
 import { announce, background, insist } from "./routed.ts";
 import { CachedBlocks } from "./cached-blocks.ts";
 import { OnlineMap } from "./online-map.ts";
-import { answer, sendReply } from "./replies.ts";
+import { answer, outcome, sendReply } from "./replies.ts";
+import { OrderedReplies } from "./pipeline.ts";
 import type { Directory, FileIndex, SessionInfo, SharedState, TokenStore } from "./state.ts";
 import type { Store } from "./store.ts";
 
@@ -114,6 +115,11 @@ export class Hub implements HubContext {
     // the mailbox into a link that no longer sends.
     if (!s || s.stage === "gone" || s.closing) return;
     if (s.held) return this.hold(s, msg);
+    if (msg.t === "message" && s.stage === "in" && sentWithoutWaiting(this, s.user!, msg) && (s.replies?.size ?? 0) < MAX_HELD) {
+      return this.overlap(s, msg);
+    }
+    // Anything else waits until the overlapping messages are all answered.
+    if (s.replies && s.replies.size > 0) return void (s.held = [msg]);
     const r = this.handle(s, msg);
     if (!isPromise(r)) return;
     // Waiting for the store: the session's later frames wait behind this one, in order.
@@ -126,6 +132,20 @@ export class Hub implements HubContext {
         this.drop(s);
       },
     );
+  }
+
+  /** A message handled while the sender's earlier ones still wait; its reply goes out after theirs. */
+  private overlap(s: Session, msg: Extract<ClientMsg, { t: "message" }>): void {
+    this.touch(s);
+    s.replies ??= new OrderedReplies(
+      () => this.resume(s),
+      (e) => {
+        this.log.debug(`session ${s.sid}: internal error: ${(e as Error).stack ?? e}`);
+        this.drop(s);
+      },
+    );
+    const user = s.user!;
+    s.replies.add(outcome(this, s, () => message(this, user, msg)), (r) => sendReply(this, s, msg.id, r));
   }
 
   private hold(s: Session, msg: ClientMsg): void {

@@ -23,6 +23,19 @@ export function message(hub: HubContext, from: string, m: Req<"message">): Maybe
   return then(hub.store.blocks.has(m.to, from), (blocked) => decide(hub, from, m, blocked, undefined));
 }
 
+/**
+ * May this message overlap the sender's earlier requests still waiting for Redis
+ * (pipeline.ts)? Yes when message() decides it from this server's memory alone and
+ * every effect is fixed, in order, the moment it is handled: the recipient is known
+ * to be on another server (OnlineMap), so it is either refused at once or queued on
+ * the bus behind the sender's earlier messages (batcher.ts keeps call order per
+ * server). Its outcome decides only the reply, or a store when that server is gone,
+ * and outcomes come back in the order the sends went out.
+ */
+export function sentWithoutWaiting(hub: HubContext, from: string, m: Req<"message">): boolean {
+  return hub.elsewhere !== undefined && m.to !== from && !hub.presence.get(m.to) && hub.elsewhere.where(m.to) !== undefined && hub.accounts.exists(m.to);
+}
+
 function decide(hub: HubContext, from: string, m: Req<"message">, blocked: boolean, where: SessionInfo | undefined): MaybeReply {
   if (blocked) return { code: "blocked_you" };
   const online = hub.presence.get(m.to);
