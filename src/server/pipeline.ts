@@ -10,11 +10,15 @@
  */
 import { isPromise, type MaybePromise } from "./maybe.ts";
 
-export class OrderedReplies {
-  private tail: Promise<void> = Promise.resolve();
-  private n = 0;
+type Slot = { ready: boolean; run: () => void };
 
-  /** `idle` runs when the last reply added so far has been sent; `fail` on a rule's bug. */
+export class OrderedReplies {
+  /** Replies not sent yet, oldest first; each is sent once it and all before it are ready. */
+  private slots: Slot[] = [];
+  private head = 0;
+  private draining = false;
+
+  /** `idle` runs when every reply added so far has been sent; `fail` on a rule's bug. */
   constructor(
     private readonly idle: () => void,
     private readonly fail: (e: unknown) => void,
@@ -22,24 +26,48 @@ export class OrderedReplies {
 
   /** How many replies are not sent yet. */
   get size(): number {
-    return this.n;
+    return this.slots.length - this.head;
   }
 
   /** `send(reply)` once `reply` is ready and every reply added before it has been sent. */
   add<T>(reply: MaybePromise<T>, send: (r: T) => void): void {
-    this.n++;
-    const ready = isPromise(reply) ? reply : Promise.resolve(reply);
-    this.tail = Promise.all([this.tail, ready]).then(
-      ([, r]) => this.done(() => send(r)),
-      (e) => this.done(() => this.fail(e)),
+    if (!isPromise(reply)) {
+      this.slots.push({ ready: true, run: () => send(reply) });
+      return this.drain();
+    }
+    const slot: Slot = { ready: false, run: () => {} };
+    this.slots.push(slot);
+    reply.then(
+      (r) => this.settle(slot, () => send(r)),
+      (e) => this.settle(slot, () => this.fail(e)),
     );
   }
 
-  private done(step: () => void): void {
+  private settle(slot: Slot, run: () => void): void {
+    slot.ready = true;
+    slot.run = run;
+    this.drain();
+  }
+
+  /** Send what is ready at the head, in order; once all are sent, `idle` (which may add more). */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
     try {
-      step();
+      while (this.head < this.slots.length && this.slots[this.head]!.ready) {
+        const slot = this.slots[this.head++]!;
+        try {
+          slot.run();
+        } catch (e) {
+          this.fail(e);
+        }
+      }
     } finally {
-      if (--this.n === 0) this.idle();
+      this.draining = false;
     }
+    if (this.head < this.slots.length) return;
+    this.slots = [];
+    this.head = 0;
+    this.idle();
   }
 }

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Batcher } from "../../src/server/cluster/batcher.ts";
 import { batchFields, entryFields, parseRange } from "../../src/server/cluster/stream-entries.ts";
 import { OnlineMap } from "../../src/server/online-map.ts";
+import { OrderedReplies } from "../../src/server/pipeline.ts";
 
 /** A batcher whose turn ends when the test says so, recording what was flushed. */
 function manual<T>(max = 256, reply: (key: string, items: T[]) => Promise<string> = async () => "ok") {
@@ -119,5 +120,34 @@ describe("online map", () => {
     m.nodeGone("A");
     expect([m.where("a1"), m.where("a2"), m.where("b1")?.node]).toEqual([undefined, undefined, "B"]);
     expect(m.size).toBe(1);
+  });
+});
+
+describe("ordered replies", () => {
+  test("sent in the order added, whatever order they become ready in; idle once all are out", async () => {
+    const sent: string[] = [];
+    let idle = 0;
+    const r = new OrderedReplies(() => idle++, () => {});
+    const later: ((v: string) => void)[] = [];
+    const wait = () => new Promise<string>((res) => later.push(res));
+    r.add(wait(), (v) => sent.push(v));
+    r.add("b", (v) => sent.push(v)); // ready now, but behind the first
+    r.add(wait(), (v) => sent.push(v));
+    expect([sent, r.size]).toEqual([[], 3]);
+    later[1]!("c");
+    await Bun.sleep(0);
+    expect(sent).toEqual([]);
+    later[0]!("a");
+    await Bun.sleep(0);
+    expect([sent, r.size, idle]).toEqual([["a", "b", "c"], 0, 1]);
+  });
+
+  test("a reply that rejects goes to fail, in its turn; the later ones still go out", async () => {
+    const seen: string[] = [];
+    const r = new OrderedReplies(() => {}, (e) => seen.push(`fail ${(e as Error).message}`));
+    r.add(Promise.reject(new Error("bug")), (v: string) => seen.push(v));
+    r.add(Promise.resolve("next"), (v) => seen.push(v));
+    await Bun.sleep(0);
+    expect(seen).toEqual(["fail bug", "next"]);
   });
 });

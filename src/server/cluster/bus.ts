@@ -117,9 +117,8 @@ export class ClusterBus {
    * Events sent to the same node in one event-loop turn go out together as one
    * stream entry, in call order, and share one outcome.
    */
-  async send(nodeId: string, event: BusEvent): Promise<"sent" | "gone" | "full"> {
-    const reply = await this.sends.add(nodeId, event);
-    return reply === "gone" || reply === "full" ? reply : "sent";
+  send(nodeId: string, event: BusEvent): Promise<"sent" | "gone" | "full"> {
+    return this.sends.add(nodeId, event).then((reply) => (reply === "gone" || reply === "full" ? reply : "sent"));
   }
 
   /** An event for every node (this one too: meta.from tells). Batched per turn like send(). */
