@@ -4,7 +4,7 @@
  * plus the default limits.
  */
 import type { OnlineMap } from "./online-map.ts";
-import type { OrderedReplies } from "./pipeline.ts";
+import type { OrderedReplies } from "./ordered-replies.ts";
 import type { Clock, Timer } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
 import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";

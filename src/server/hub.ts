@@ -20,8 +20,8 @@ import { Presence } from "./presence.ts";
 import { announce, background, insist } from "./routed.ts";
 import { CachedBlocks } from "./cached-blocks.ts";
 import { OnlineMap } from "./online-map.ts";
-import { answer, outcome, sendReply } from "./replies.ts";
-import { OrderedReplies } from "./pipeline.ts";
+import { answer, sendReply } from "./replies.ts";
+import { overlapMessage } from "./pipeline.ts";
 import type { Directory, FileIndex, SessionInfo, SharedState, TokenStore } from "./state.ts";
 import type { Store } from "./store.ts";
 
@@ -116,7 +116,8 @@ export class Hub implements HubContext {
     if (!s || s.stage === "gone" || s.closing) return;
     if (s.held) return this.hold(s, msg);
     if (msg.t === "message" && s.stage === "in" && sentWithoutWaiting(this, s.user!, msg) && (s.replies?.size ?? 0) < MAX_HELD) {
-      return this.overlap(s, msg);
+      this.touch(s);
+      return overlapMessage(this, s, msg, () => this.resume(s), (e) => this.internalError(s, e));
     }
     // Anything else waits until the overlapping messages are all answered.
     if (s.replies && s.replies.size > 0) return void (s.held = [msg]);
@@ -124,28 +125,13 @@ export class Hub implements HubContext {
     if (!isPromise(r)) return;
     // Waiting for the store: the session's later frames wait behind this one, in order.
     s.held = [];
-    r.then(
-      () => this.resume(s),
-      (e) => {
-        this.log.debug(`session ${sid}: internal error: ${(e as Error).stack ?? e}`);
-        s.held = undefined;
-        this.drop(s);
-      },
-    );
+    r.then(() => this.resume(s), (e) => this.internalError(s, e));
   }
 
-  /** A message handled while the sender's earlier ones still wait; its reply goes out after theirs. */
-  private overlap(s: Session, msg: Extract<ClientMsg, { t: "message" }>): void {
-    this.touch(s);
-    s.replies ??= new OrderedReplies(
-      () => this.resume(s),
-      (e) => {
-        this.log.debug(`session ${s.sid}: internal error: ${(e as Error).stack ?? e}`);
-        this.drop(s);
-      },
-    );
-    const user = s.user!;
-    s.replies.add(outcome(this, s, () => message(this, user, msg)), (r) => sendReply(this, s, msg.id, r));
+  private internalError(s: Session, e: unknown): void {
+    this.log.debug(`session ${s.sid}: internal error: ${(e as Error).stack ?? e}`);
+    s.held = undefined;
+    this.drop(s);
   }
 
   private hold(s: Session, msg: ClientMsg): void {

@@ -1,5 +1,5 @@
 /**
- * OrderedReplies — the replies of requests that overlap, sent in request order.
+ * Overlapping messages: a session's messages that need not wait for each other.
  *
  * Why overlap at all: a session's requests are otherwise handled one at a time, so a
  * user sending to someone on another server has one message on the way per Redis
@@ -8,66 +8,18 @@
  * `sentWithoutWaiting`): those whose every effect is fixed, in order, when they are
  * handled. Everything else waits until the overlapping ones are all answered.
  */
-import { isPromise, type MaybePromise } from "./maybe.ts";
+import type { HubContext, Req, Session } from "./hub-context.ts";
+import { message } from "./message-rules.ts";
+import { OrderedReplies } from "./ordered-replies.ts";
+import { outcome, sendReply } from "./replies.ts";
 
-type Slot = { ready: boolean; run: () => void };
-
-export class OrderedReplies {
-  /** Replies not sent yet, oldest first; each is sent once it and all before it are ready. */
-  private slots: Slot[] = [];
-  private head = 0;
-  private draining = false;
-
-  /** `idle` runs when every reply added so far has been sent; `fail` on a rule's bug. */
-  constructor(
-    private readonly idle: () => void,
-    private readonly fail: (e: unknown) => void,
-  ) {}
-
-  /** How many replies are not sent yet. */
-  get size(): number {
-    return this.slots.length - this.head;
-  }
-
-  /** `send(reply)` once `reply` is ready and every reply added before it has been sent. */
-  add<T>(reply: MaybePromise<T>, send: (r: T) => void): void {
-    if (!isPromise(reply)) {
-      this.slots.push({ ready: true, run: () => send(reply) });
-      return this.drain();
-    }
-    const slot: Slot = { ready: false, run: () => {} };
-    this.slots.push(slot);
-    reply.then(
-      (r) => this.settle(slot, () => send(r)),
-      (e) => this.settle(slot, () => this.fail(e)),
-    );
-  }
-
-  private settle(slot: Slot, run: () => void): void {
-    slot.ready = true;
-    slot.run = run;
-    this.drain();
-  }
-
-  /** Send what is ready at the head, in order; once all are sent, `idle` (which may add more). */
-  private drain(): void {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      while (this.head < this.slots.length && this.slots[this.head]!.ready) {
-        const slot = this.slots[this.head++]!;
-        try {
-          slot.run();
-        } catch (e) {
-          this.fail(e);
-        }
-      }
-    } finally {
-      this.draining = false;
-    }
-    if (this.head < this.slots.length) return;
-    this.slots = [];
-    this.head = 0;
-    this.idle();
-  }
+/**
+ * A message handled while the sender's earlier ones still wait (the hub checked
+ * `sentWithoutWaiting`); its reply goes out after theirs. `idle`: all answered,
+ * the session's held frames may go on; `fail`: a rule's bug.
+ */
+export function overlapMessage(hub: HubContext, s: Session, msg: Req<"message">, idle: () => void, fail: (e: unknown) => void): void {
+  s.replies ??= new OrderedReplies(idle, fail);
+  const user = s.user!;
+  s.replies.add(outcome(hub, s, () => message(hub, user, msg)), (r) => sendReply(hub, s, msg.id, r));
 }

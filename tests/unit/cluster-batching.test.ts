@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Batcher } from "../../src/server/cluster/batcher.ts";
 import { batchFields, entryFields, parseRange } from "../../src/server/cluster/stream-entries.ts";
 import { OnlineMap } from "../../src/server/online-map.ts";
-import { OrderedReplies } from "../../src/server/pipeline.ts";
+import { OrderedReplies } from "../../src/server/ordered-replies.ts";
 
 /** A batcher whose turn ends when the test says so, recording what was flushed. */
 function manual<T>(max = 256, reply: (key: string, items: T[]) => Promise<string> = async () => "ok") {
