@@ -22,8 +22,9 @@ export function routedIn(hub: HubContext, e: Record<string, unknown>): void {
       }
       break;
     case "presence":
-      if (typeof ev.user === "string" && (ev.state === "in" || ev.state === "out") && Array.isArray(ev.hide) && typeof ev.node === "string") {
-        mapPresence(hub, ev);
+      if (typeof ev.user === "string" && (ev.state === "in" || ev.state === "out") && Array.isArray(ev.hide)) {
+        // Without `node` (not expected from this version) it is still shown, just not mapped.
+        if (typeof ev.node === "string") mapPresence(hub, ev);
         const hide = new Set(ev.hide);
         return showAll(hub, (u) => u !== ev.user && !hide.has(u), { t: "presence", user: ev.user, state: ev.state });
       }
