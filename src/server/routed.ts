@@ -91,6 +91,32 @@ export async function reapNode(hub: HubContext, node: string, unread: { event: R
   }
 }
 
+/**
+ * Fill the OnlineMap from the shared state (at start, and after a Redis outage): the
+ * users each live server holds (its user set, checked against each session key),
+ * with their block lists. Without it, users who logged in before this server started
+ * would stay on the slow path (a Redis lookup per message) until they log in again.
+ * Events arriving meanwhile win (OnlineMap.endResync); a failure leaves what was read.
+ */
+export async function resyncOnline(hub: HubContext, nodes: string[]): Promise<void> {
+  const map = hub.elsewhere;
+  if (!map) return;
+  map.beginResync();
+  const found: { user: string; node: string; blocks: Iterable<string> }[] = [];
+  try {
+    for (const node of nodes) {
+      if (node === hub.node) continue;
+      const users = await hub.directory.usersOf(node);
+      const infos = await Promise.all(users.map((u) => hub.directory.lookup(u)));
+      const held = users.filter((_, i) => infos[i]?.node === node);
+      const blocks = await Promise.all(held.map((u) => hub.store.blocks.blockedBy(u)));
+      held.forEach((user, i) => found.push({ user, node, blocks: blocks[i] ?? [] }));
+    }
+  } finally {
+    map.endResync(found);
+  }
+}
+
 /** Tell every server that `user` came or went on `node` (hidden from those `user` blocks). */
 export function announce(hub: HubContext, user: string, state: "in" | "out", node = hub.node): MaybePromise<void> {
   return then(hub.store.blocks.blockedBy(user), (blocked) => hub.router!.publish({ t: "presence", user, state, hide: [...(blocked ?? [])], node }));

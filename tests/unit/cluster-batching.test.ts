@@ -123,6 +123,24 @@ describe("online map", () => {
   });
 });
 
+test("online map resync: what it read fills the gaps, but an event that came meanwhile wins", () => {
+  const m = new OnlineMap();
+  m.in("known", "A", []);
+  m.beginResync();
+  m.out("left", "B"); // logged out while the resync was reading: its reading is older
+  m.in("moved", "C", []);
+  m.endResync([
+    { user: "known", node: "X", blocks: [] },
+    { user: "left", node: "B", blocks: [] },
+    { user: "moved", node: "B", blocks: [] },
+    { user: "new", node: "B", blocks: ["hans"] },
+  ]);
+  expect([m.where("known")?.node, m.where("left"), m.where("moved")?.node, m.where("new")?.node]).toEqual(["A", undefined, "C", "B"]);
+  expect(m.where("new")?.blocks.has("hans")).toBe(true);
+  m.out("new", "B"); // after the resync, events apply as usual
+  expect(m.where("new")).toBeUndefined();
+});
+
 describe("ordered replies", () => {
   test("sent in the order added, whatever order they become ready in; idle once all are out", async () => {
     const sent: string[] = [];

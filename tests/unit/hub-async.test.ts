@@ -12,7 +12,7 @@ import { Hub } from "../../src/server/hub.ts";
 import { memoryState } from "../../src/server/memory-state.ts";
 import type { SharedState } from "../../src/server/state.ts";
 import type { Router } from "../../src/server/hub-context.ts";
-import { reapNode, routedIn } from "../../src/server/routed.ts";
+import { reapNode, resyncOnline, routedIn } from "../../src/server/routed.ts";
 import { RedisUnavailable } from "../../src/server/cluster/errors.ts";
 import { memoryStore, StoreError, type Store } from "../../src/server/store.ts";
 import { CFG, FakeOutbox, PASS, USERS } from "./hubkit.ts";
@@ -260,6 +260,20 @@ describe("hub in a cluster (a bus between two hubs)", () => {
     await b.ask(luke.sid, { t: "unblock", user: "hans" }, { t: "logout" });
     expect(a.hub.elsewhere!.where("luke")).toBeUndefined();
     expect(codes(await a.ask(hans.sid, { t: "message", to: "luke", text: "z" }))).toEqual(["stored"]);
+  });
+
+  test("a server that starts after users logged in elsewhere learns where they are from the shared state (resync)", async () => {
+    const bus = new FakeBus();
+    const { a, b } = cluster(undefined, bus);
+    const hans = await a.login("hans");
+    await a.ask(hans.sid, { t: "block", user: "luke" });
+    b.hub.elsewhere!.nodeGone("a"); // as if b had started after hans's login event
+    expect(b.hub.elsewhere!.where("hans")).toBeUndefined();
+    await resyncOnline(b.hub, ["a", "b"]);
+    expect(b.hub.elsewhere!.where("hans")?.node).toBe("a");
+    expect([...b.hub.elsewhere!.where("hans")!.blocks]).toEqual(["luke"]);
+    const luke = await b.login("luke");
+    expect(codes(await b.ask(luke.sid, { t: "message", to: "hans", text: "x" }))).toEqual(["blocked_you"]);
   });
 
   test("a dead server: its users' sessions are taken over at login, released by the reap, messages on their way stored", async () => {
