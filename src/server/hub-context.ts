@@ -3,6 +3,8 @@
  * record, and the context object (the Hub itself) they act through. Types only,
  * plus the default limits.
  */
+import type { OnlineMap } from "./online-map.ts";
+import type { OrderedReplies } from "./ordered-replies.ts";
 import type { Clock, Timer } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
 import type { ClientMsg, ServerMsg } from "../protocol/messages.ts";
@@ -56,6 +58,8 @@ export type Session = {
   closing?: boolean;
   /** A request is waiting (a password hash, the store): what the connection sends meanwhile waits here, in order. */
   held?: ClientMsg[];
+  /** Messages on their way to other servers, overlapping: their replies go out in order (pipeline.ts). */
+  replies?: OrderedReplies;
   /** The directory entry of this session once logged in. */
   info?: SessionInfo;
   /** Protocol version from `hello`: 1 = offline messages leave the store when handed over, 2 = when acknowledged. */
@@ -76,8 +80,13 @@ export type RoutedEvent =
   | { t: "dm"; to: string; from: string; text: string }
   /** A broadcast: every server shows it to its users but `from` and those in `skip` (who block `from`). */
   | { t: "bc"; from: string; text: string; skip: string[] }
-  /** `user` came or went: shown to everyone but `user` and those in `hide` (whom `user` blocks). */
-  | { t: "presence"; user: string; state: "in" | "out"; hide: string[] };
+  /**
+   * `user` came or went on server `node`: shown to everyone but `user` and those in
+   * `hide` (whom `user` blocks). `node` and `hide` also keep every server's OnlineMap.
+   */
+  | { t: "presence"; user: string; state: "in" | "out"; hide: string[]; node: string }
+  /** `user`, logged in on server `node`, now blocks exactly `list` (after a block or unblock). */
+  | { t: "blocks"; user: string; node: string; list: string[] };
 
 /** How the hub reaches the other servers of a cluster (the cluster bus; absent alone). */
 export interface Router {
@@ -109,6 +118,8 @@ export interface HubContext {
   readonly node: string;
   /** The other servers of the cluster, if any. */
   readonly router?: Router;
+  /** A cluster: who is logged in on the other servers, and whom they block (online-map.ts). */
+  readonly elsewhere?: OnlineMap;
   /** Ask the transport to close the session's link; nothing it sends afterwards counts. */
   drop(s: Session): void;
   /** The directory entry a login of `user` on session `s` claims (with the peer listener's port and certificate fingerprint). */

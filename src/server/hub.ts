@@ -12,14 +12,16 @@ import { Accounts } from "./accounts.ts";
 import type { HubConfig, HubContext, Outbox, Router, Session } from "./hub-context.ts";
 import { acknowledge, startDelivery } from "./delivery.ts";
 import { hello, login, MAX_HELD as MAX_HELD_PRELOGIN } from "./login-rules.ts";
-import { block, broadcast, message, unblock, whoelse, whoelseSince } from "./message-rules.ts";
+import { block, broadcast, message, sentWithoutWaiting, unblock, whoelse, whoelseSince } from "./message-rules.ts";
 import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
 import { isPromise, type MaybePromise } from "./maybe.ts";
 import { memoryState } from "./memory-state.ts";
 import { Presence } from "./presence.ts";
 import { announce, background, insist } from "./routed.ts";
 import { CachedBlocks } from "./cached-blocks.ts";
+import { OnlineMap } from "./online-map.ts";
 import { answer, sendReply } from "./replies.ts";
+import { overlapMessage } from "./pipeline.ts";
 import type { Directory, FileIndex, SessionInfo, SharedState, TokenStore } from "./state.ts";
 import type { Store } from "./store.ts";
 
@@ -45,6 +47,8 @@ export class Hub implements HubContext {
   readonly store: Store;
   /** A cluster: the block lists of users logged in here, kept here (cached-blocks.ts). */
   private readonly cachedBlocks?: CachedBlocks;
+  /** A cluster: who is logged in on the other servers (online-map.ts). */
+  readonly elsewhere?: OnlineMap;
 
   constructor(
     users: Map<string, string>,
@@ -63,6 +67,7 @@ export class Hub implements HubContext {
     this.accounts = new Accounts(users, clock, cfg.blockMs, cfg.verifyPassword, shared.lockout);
     if (router) {
       this.cachedBlocks = new CachedBlocks(store.blocks);
+      this.elsewhere = new OnlineMap();
       this.store = { mailbox: store.mailbox, blocks: this.cachedBlocks, close: () => store.close() };
     } else {
       this.store = store;
@@ -110,18 +115,23 @@ export class Hub implements HubContext {
     // the mailbox into a link that no longer sends.
     if (!s || s.stage === "gone" || s.closing) return;
     if (s.held) return this.hold(s, msg);
+    if (msg.t === "message" && s.stage === "in" && sentWithoutWaiting(this, s.user!, msg) && (s.replies?.size ?? 0) < MAX_HELD) {
+      this.touch(s);
+      return overlapMessage(this, s, msg, () => this.resume(s), (e) => this.internalError(s, e));
+    }
+    // Anything else waits until the overlapping messages are all answered.
+    if (s.replies && s.replies.size > 0) return void (s.held = [msg]);
     const r = this.handle(s, msg);
     if (!isPromise(r)) return;
     // Waiting for the store: the session's later frames wait behind this one, in order.
     s.held = [];
-    r.then(
-      () => this.resume(s),
-      (e) => {
-        this.log.debug(`session ${sid}: internal error: ${(e as Error).stack ?? e}`);
-        s.held = undefined;
-        this.drop(s);
-      },
-    );
+    r.then(() => this.resume(s), (e) => this.internalError(s, e));
+  }
+
+  private internalError(s: Session, e: unknown): void {
+    this.log.debug(`session ${s.sid}: internal error: ${(e as Error).stack ?? e}`);
+    s.held = undefined;
+    this.drop(s);
   }
 
   private hold(s: Session, msg: ClientMsg): void {

@@ -162,7 +162,7 @@ const server = new ChatServer({
   tls: identity,
 });
 if (cluster) {
-  attachHub(cluster.bus, server.hub, () => {
+  attachHub(cluster.bus, cluster.link, server.hub, () => {
     process.stderr.write("server: the cluster declared this server dead (Redis unreachable too long); its users were logged out; exiting\n");
     process.exit(1);
   });

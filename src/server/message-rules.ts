@@ -11,13 +11,29 @@ export function message(hub: HubContext, from: string, m: Req<"message">): Maybe
   if (tooLong(hub, from, m.text)) return { code: "too_long" };
   if (!hub.accounts.exists(m.to)) return { code: "invalid_user" };
   if (m.to === from) return { code: "self" };
-  // A cluster, the recipient not here: where they are is asked along with the block check (one round trip).
   if (hub.router && !hub.presence.get(m.to)) {
+    // A cluster, the recipient on another server as far as the bus told: no round trip.
+    const there = hub.elsewhere?.where(m.to);
+    if (there) return there.blocks.has(from) ? { code: "blocked_you" } : route(hub, from, m, there.node);
+    // Not known here: where they are is asked along with the block check (one round trip).
     return then(all<unknown>([hub.store.blocks.has(m.to, from), hub.directory.lookup(m.to)]), ([blocked, where]) =>
       decide(hub, from, m, blocked as boolean, where as SessionInfo | undefined),
     );
   }
   return then(hub.store.blocks.has(m.to, from), (blocked) => decide(hub, from, m, blocked, undefined));
+}
+
+/**
+ * May this message overlap the sender's earlier requests still waiting for Redis
+ * (pipeline.ts)? Yes when message() decides it from this server's memory alone and
+ * every effect is fixed, in order, the moment it is handled: the recipient is known
+ * to be on another server (OnlineMap), so it is either refused at once or queued on
+ * the bus behind the sender's earlier messages (batcher.ts keeps call order per
+ * server). Its outcome decides only the reply, or a store when that server is gone,
+ * and outcomes come back in the order the sends went out.
+ */
+export function sentWithoutWaiting(hub: HubContext, from: string, m: Req<"message">): boolean {
+  return hub.elsewhere !== undefined && m.to !== from && !hub.presence.get(m.to) && hub.elsewhere.where(m.to) !== undefined && hub.accounts.exists(m.to);
 }
 
 function decide(hub: HubContext, from: string, m: Req<"message">, blocked: boolean, where: SessionInfo | undefined): MaybeReply {
@@ -30,15 +46,15 @@ function decide(hub: HubContext, from: string, m: Req<"message">, blocked: boole
     return { code: "ok" };
   }
   if (online || !where || where.node === hub.node) return keep(hub, from, m, online !== undefined);
-  return route(hub, from, m, where);
+  return route(hub, from, m, where.node);
 }
 
 /** A cluster: `m.to` is logged in on another server; send it there (stored if that server is gone). */
-function route(hub: HubContext, from: string, m: Req<"message">, where: SessionInfo): MaybeReply {
-  return hub.router!.sendTo(where.node, { t: "dm", to: m.to, from, text: m.text }).then((r): MaybeReply => {
+function route(hub: HubContext, from: string, m: Req<"message">, node: string): MaybeReply {
+  return hub.router!.sendTo(node, { t: "dm", to: m.to, from, text: m.text }).then((r): MaybeReply => {
     if (r === "sent") return { code: "ok" };
     // Its server died (or cannot take more): the message waits in the mailbox.
-    hub.log.debug(`message for ${m.to} on server ${where.node}: ${r}, stored instead`);
+    hub.log.debug(`message for ${m.to} on server ${node}: ${r}, stored instead`);
     return keep(hub, from, m, false);
   });
 }
@@ -81,13 +97,24 @@ function broadcastCluster(hub: HubContext, from: string, m: Req<"broadcast">): M
 export function block(hub: HubContext, user: string, m: Req<"block">): MaybeReply {
   if (m.user === user) return { code: "self" };
   if (!hub.accounts.exists(m.user)) return { code: "invalid_user" };
-  return then(hub.store.blocks.add(user, m.user), (added) => ({ code: added ? "ok" : "already", user: m.user }));
+  return then(hub.store.blocks.add(user, m.user), (added) => then(tellBlocks(hub, user), () => ({ code: added ? "ok" : "already", user: m.user }) as Reply));
 }
 
 export function unblock(hub: HubContext, user: string, m: Req<"unblock">): MaybeReply {
   if (m.user === user) return { code: "self" };
   if (!hub.accounts.exists(m.user)) return { code: "invalid_user" };
-  return then(hub.store.blocks.remove(user, m.user), (removed) => ({ code: removed ? "ok" : "not_blocked", user: m.user }));
+  return then(hub.store.blocks.remove(user, m.user), (removed) => then(tellBlocks(hub, user), () => ({ code: removed ? "ok" : "not_blocked", user: m.user }) as Reply));
+}
+
+/**
+ * A cluster: the other servers' OnlineMaps learn `user`'s new list (they decide
+ * `blocked_you` with it). The reply waits until the event is in Redis; a message a
+ * server sends before its reader saw the event is still refused by the blocker's own
+ * server, which checks its exact list before showing it (routed.ts `deliverHere`).
+ */
+function tellBlocks(hub: HubContext, user: string): MaybePromise<void> {
+  if (!hub.router) return;
+  return then(hub.store.blocks.blockedBy(user), (list) => hub.router!.publish({ t: "blocks", user, node: hub.node, list: [...(list ?? [])] }));
 }
 
 /** The other online users `user` may see. */

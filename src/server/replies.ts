@@ -10,17 +10,20 @@ import { isPromise, type MaybePromise } from "./maybe.ts";
 import { StoreError } from "./store.ts";
 
 export function answer(hub: HubContext, s: Session, id: number, r: MaybeReply | (() => MaybeReply)): MaybePromise<void> {
+  const v = outcome(hub, s, r);
+  if (!isPromise(v)) return sendReply(hub, s, id, v);
+  return v.then((ok) => sendReply(hub, s, id, ok));
+}
+
+/** The rule's reply, failures of the state under it turned into `busy`/`storage_failure` (a bug still throws/rejects). */
+export function outcome(hub: HubContext, s: Session, r: MaybeReply | (() => MaybeReply)): MaybeReply {
   let v: MaybeReply;
   try {
     v = typeof r === "function" ? r() : r;
   } catch (e) {
-    v = failed(hub, s, e);
+    return failed(hub, s, e);
   }
-  if (!isPromise(v)) return sendReply(hub, s, id, v);
-  return v.then(
-    (ok) => sendReply(hub, s, id, ok),
-    (e) => sendReply(hub, s, id, failed(hub, s, e)),
-  );
+  return isPromise(v) ? v.catch((e) => failed(hub, s, e)) : v;
 }
 
 function failed(hub: HubContext, s: Session, e: unknown): Reply {

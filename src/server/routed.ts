@@ -23,12 +23,27 @@ export function routedIn(hub: HubContext, e: Record<string, unknown>): void {
       break;
     case "presence":
       if (typeof ev.user === "string" && (ev.state === "in" || ev.state === "out") && Array.isArray(ev.hide)) {
+        // Without `node` (not expected from this version) it is still shown, just not mapped.
+        if (typeof ev.node === "string") mapPresence(hub, ev);
         const hide = new Set(ev.hide);
         return showAll(hub, (u) => u !== ev.user && !hide.has(u), { t: "presence", user: ev.user, state: ev.state });
       }
       break;
+    case "blocks":
+      if (typeof ev.user === "string" && typeof ev.node === "string" && Array.isArray(ev.list)) {
+        if (ev.node !== hub.node) hub.elsewhere?.blocks(ev.user, ev.node, ev.list);
+        return;
+      }
+      break;
   }
   hub.log.debug(`cluster: unreadable event ${JSON.stringify(e).slice(0, 200)} ignored`);
+}
+
+/** Keep the map of users on other servers (this server's own users are in hub.presence). */
+function mapPresence(hub: HubContext, ev: Extract<RoutedEvent, { t: "presence" }>): void {
+  if (ev.node === hub.node) return;
+  if (ev.state === "in") hub.elsewhere?.in(ev.user, ev.node, ev.hide);
+  else hub.elsewhere?.out(ev.user, ev.node);
 }
 
 /** To the users logged in here that `want` says yes to. */
@@ -45,6 +60,11 @@ function showAll(hub: HubContext, want: (user: string) => boolean, msg: Paramete
  */
 function deliverHere(hub: HubContext, to: string, from: string, text: string): void {
   const o = hub.presence.get(to);
+  // The sender's server decided with its OnlineMap, which may not yet know of a block
+  // made here a moment ago: the list kept here for `to` is exact (cached-blocks.ts).
+  const blocked = o ? hub.store.blocks.has(to, from) : false;
+  if (isPromise(blocked)) blocked.catch(() => {}); // not kept here after all: the sender's check stands
+  if (blocked === true) return hub.log.debug(`routed message for ${to} from ${from}: blocked, dropped`);
   if (o && !hub.isDraining(o.sid)) return hub.out.send(o.sid, { t: "msg", from, text, kind: "direct" });
   background(hub, `routed message for ${to} from ${from}`, () => then(hub.store.mailbox.put(to, { from, text, at: hub.clock.now() }), () => {}));
 }
@@ -61,7 +81,7 @@ export async function reapNode(hub: HubContext, node: string, unread: { event: R
     // Taken over already (a login through another server): nothing to release or announce.
     if (info?.node !== node || !(await hub.directory.release(user, info, now))) continue;
     await hub.files.dropUser(user);
-    await announce(hub, user, "out");
+    await announce(hub, user, "out", node);
     hub.log.debug(`cluster: ${user} logged out (server ${node} died)`);
   }
   for (const { event } of unread) {
@@ -71,9 +91,35 @@ export async function reapNode(hub: HubContext, node: string, unread: { event: R
   }
 }
 
-/** Tell every server that `user` came or went (hidden from those `user` blocks). */
-export function announce(hub: HubContext, user: string, state: "in" | "out"): MaybePromise<void> {
-  return then(hub.store.blocks.blockedBy(user), (blocked) => hub.router!.publish({ t: "presence", user, state, hide: [...(blocked ?? [])] }));
+/**
+ * Fill the OnlineMap from the shared state (at start, and after a Redis outage): the
+ * users each live server holds (its user set, checked against each session key),
+ * with their block lists. Without it, users who logged in before this server started
+ * would stay on the slow path (a Redis lookup per message) until they log in again.
+ * Events arriving meanwhile win (OnlineMap.endResync); a failure leaves what was read.
+ */
+export async function resyncOnline(hub: HubContext, nodes: string[]): Promise<void> {
+  const map = hub.elsewhere;
+  if (!map) return;
+  map.beginResync();
+  const found: { user: string; node: string; blocks: Iterable<string> }[] = [];
+  try {
+    for (const node of nodes) {
+      if (node === hub.node) continue;
+      const users = await hub.directory.usersOf(node);
+      const infos = await Promise.all(users.map((u) => hub.directory.lookup(u)));
+      const held = users.filter((_, i) => infos[i]?.node === node);
+      const blocks = await Promise.all(held.map((u) => hub.store.blocks.blockedBy(u)));
+      held.forEach((user, i) => found.push({ user, node, blocks: blocks[i] ?? [] }));
+    }
+  } finally {
+    map.endResync(found);
+  }
+}
+
+/** Tell every server that `user` came or went on `node` (hidden from those `user` blocks). */
+export function announce(hub: HubContext, user: string, state: "in" | "out", node = hub.node): MaybePromise<void> {
+  return then(hub.store.blocks.blockedBy(user), (blocked) => hub.router!.publish({ t: "presence", user, state, hide: [...(blocked ?? [])], node }));
 }
 
 /**

@@ -15,9 +15,13 @@ import { cleanup, loginClient, tempDir, typeLogin, type ClientProc } from "./har
 import { exitCode, expectReply, outputOf } from "./helpers.ts";
 import { P } from "./p2pkit.ts";
 import { startCluster } from "./cluster-kit.ts";
+import { closeAllRaw, jsonFrame, RawConn } from "./rawconn.ts";
 import { stopAllRedis } from "./redis.ts";
 
-afterEach(cleanup);
+afterEach(() => {
+  closeAllRaw();
+  return cleanup();
+});
 afterAll(stopAllRedis);
 
 const BUSY = "Error. Server busy, please try again later";
@@ -60,6 +64,26 @@ test("messages, broadcasts, presence and whoelse between users of three servers;
   expect(await outputOf(luke, "whoelse")).toEqual(["hans"]);
   expect(yoda.out.seen.filter((l) => l.startsWith("luke: "))).toEqual(["luke: hello all"]);
   expect(luke.out.seen.filter((l) => l.includes("yoda logged"))).toEqual([]);
+});
+
+test("a burst of 1 000 messages from one user to a user of another server arrives complete and in order", async () => {
+  // The sending server batches what one turn sends to a server (one stream entry for
+  // many messages), lets the sender's messages overlap, and skips the lookup for users
+  // it knows to be elsewhere: none of it may reorder, lose or repeat a message, or
+  // reorder the replies. The 1 000 frames go out in one write, so turns carry many.
+  const { nodes } = await startCluster(2);
+  const hans = await RawConn.login(nodes[0]!.port, "hans");
+  const yoda = await RawConn.login(nodes[1]!.port, "yoda");
+  await hans.waitFor((m) => m.t === "presence" && m.user === "yoda"); // hans's server knows where yoda is
+  const N = 1000;
+  const frames = Array.from({ length: N }, (_, i) => jsonFrame({ t: "message", to: "yoda", text: `m${i}`, id: i + 1 }));
+  hans.sendBytes(Buffer.concat(frames));
+  await yoda.waitFor((m) => m.t === "msg" && m.text === `m${N - 1}`, 30_000);
+  await hans.waitFor((m) => m.t === "reply" && m.id === N, 30_000);
+  const texts = yoda.received.flatMap((m) => (m.t === "msg" ? [m.text] : []));
+  expect(texts).toEqual(Array.from({ length: N }, (_, i) => `m${i}`));
+  const replies = hans.received.flatMap((m) => (m.t === "reply" ? [`${m.id} ${m.code}`] : []));
+  expect(replies).toEqual(Array.from({ length: N }, (_, i) => `${i + 1} ok`));
 });
 
 test("private messaging between users of different servers (token issued by one, checked through another)", async () => {

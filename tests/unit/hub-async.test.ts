@@ -12,7 +12,7 @@ import { Hub } from "../../src/server/hub.ts";
 import { memoryState } from "../../src/server/memory-state.ts";
 import type { SharedState } from "../../src/server/state.ts";
 import type { Router } from "../../src/server/hub-context.ts";
-import { reapNode, routedIn } from "../../src/server/routed.ts";
+import { reapNode, resyncOnline, routedIn } from "../../src/server/routed.ts";
 import { RedisUnavailable } from "../../src/server/cluster/errors.ts";
 import { memoryStore, StoreError, type Store } from "../../src/server/store.ts";
 import { CFG, FakeOutbox, PASS, USERS } from "./hubkit.ts";
@@ -66,6 +66,11 @@ class FakeBus {
   readonly nodes = new Map<string, Node>();
   readonly dead = new Set<string>();
   outage = false;
+  /**
+   * Set: sendTo hands the event over at once (as the real bus fixes the order when
+   * send() is called) and its outcome waits here until the test settles it.
+   */
+  deferred: ((r: "sent") => void)[] | null = null;
   routerFor(): Router {
     const later = <T>(f: () => T) =>
       Promise.resolve().then(() => {
@@ -73,7 +78,11 @@ class FakeBus {
         return f();
       });
     return {
-      sendTo: (node, e) => later(() => (this.dead.has(node) ? "gone" : (routedIn(this.nodes.get(node)!.hub, e), "sent"))),
+      sendTo: (node, e) => {
+        if (!this.deferred) return later(() => (this.dead.has(node) ? "gone" : (routedIn(this.nodes.get(node)!.hub, e), "sent")));
+        routedIn(this.nodes.get(node)!.hub, e);
+        return new Promise((resolve) => this.deferred!.push(resolve));
+      },
       publish: (e) => later(() => this.nodes.forEach((n, id) => this.dead.has(id) || routedIn(n.hub, e))),
       isGone: (node) => later(() => this.dead.has(node)),
     };
@@ -205,6 +214,66 @@ describe("hub in a cluster (a bus between two hubs)", () => {
     expect(a.out.take(luke.sid)).toEqual([{ t: "msg", from: "hans", text: "now", kind: "direct" }]);
     expect(codes(await a.ask(luke.sid, { t: "block", user: "hans" }))).toEqual(["ok"]);
     expect(codes(await a.ask(hans.sid, { t: "message", to: "luke", text: "again" }))).toEqual(["blocked_you"]);
+  });
+
+  test("messages to a user of another server overlap: delivered in order, replies in request order whatever order the bus answers in, other requests wait", async () => {
+    const bus = new FakeBus();
+    const { a, b } = cluster(undefined, bus);
+    const yoda = await b.login("yoda");
+    const hans = await a.login("hans");
+    expect(a.hub.elsewhere?.where("yoda")?.node).toBe("b"); // learnt from yoda's login event
+    bus.deferred = [];
+    const sent = ["1", "2", "3", "4"].map((text, i) => ({ t: "message", to: "yoda", text, id: 100 + i }) as ClientMsg);
+    for (const m of sent) a.hub.receive(hans.sid, m);
+    a.hub.receive(hans.sid, { t: "whoelse", id: 104 } as ClientMsg);
+    a.hub.receive(hans.sid, { t: "message", to: "yoda", text: "5", id: 105 } as ClientMsg);
+    // All four were sent without waiting for each other; the whoelse (and what follows it) waits.
+    expect(bus.deferred.length).toBe(4);
+    expect(b.out.take(yoda.sid).flatMap((m) => (m.t === "msg" ? [m.text] : []))).toEqual(["1", "2", "3", "4"]);
+    const defer = bus.deferred;
+    bus.deferred = null;
+    defer[3]!("sent");
+    defer[1]!("sent");
+    await settle();
+    expect(a.out.take(hans.sid)).toEqual([]); // the first reply is not ready: none goes out
+    defer[0]!("sent");
+    defer[2]!("sent");
+    await settle();
+    await settle();
+    const replies = a.out.take(hans.sid).filter((m) => m.t === "reply");
+    expect(replies.map((m) => (m.t === "reply" ? `${m.id} ${m.code}` : ""))).toEqual(["100 ok", "101 ok", "102 ok", "103 ok", "104 users", "105 ok"]);
+    expect(b.out.take(yoda.sid).map((m) => (m.t === "msg" ? m.text : m.t))).toEqual(["5"]);
+  });
+
+  test("a block made on another server: refused from the map once its event arrived; before that, its server drops the message", async () => {
+    const bus = new FakeBus();
+    const { a, b } = cluster(undefined, bus);
+    const luke = await b.login("luke");
+    const hans = await a.login("hans");
+    expect(codes(await b.ask(luke.sid, { t: "block", user: "hans" }))).toEqual(["ok"]);
+    expect(codes(await a.ask(hans.sid, { t: "message", to: "luke", text: "x" }))).toEqual(["blocked_you"]);
+    // The block event not yet seen on a (a lagging reader): sent, but luke never sees it.
+    a.hub.elsewhere!.blocks("luke", "b", []);
+    expect(codes(await a.ask(hans.sid, { t: "message", to: "luke", text: "y" }))).toEqual(["ok"]);
+    expect(b.out.take(luke.sid).filter((m) => m.t === "msg")).toEqual([]);
+    // luke's logout removes him from a's map: a message is then looked up and stored.
+    await b.ask(luke.sid, { t: "unblock", user: "hans" }, { t: "logout" });
+    expect(a.hub.elsewhere!.where("luke")).toBeUndefined();
+    expect(codes(await a.ask(hans.sid, { t: "message", to: "luke", text: "z" }))).toEqual(["stored"]);
+  });
+
+  test("a server that starts after users logged in elsewhere learns where they are from the shared state (resync)", async () => {
+    const bus = new FakeBus();
+    const { a, b } = cluster(undefined, bus);
+    const hans = await a.login("hans");
+    await a.ask(hans.sid, { t: "block", user: "luke" });
+    b.hub.elsewhere!.nodeGone("a"); // as if b had started after hans's login event
+    expect(b.hub.elsewhere!.where("hans")).toBeUndefined();
+    await resyncOnline(b.hub, ["a", "b"]);
+    expect(b.hub.elsewhere!.where("hans")?.node).toBe("a");
+    expect([...b.hub.elsewhere!.where("hans")!.blocks]).toEqual(["luke"]);
+    const luke = await b.login("luke");
+    expect(codes(await b.ask(luke.sid, { t: "message", to: "hans", text: "x" }))).toEqual(["blocked_you"]);
   });
 
   test("a dead server: its users' sessions are taken over at login, released by the reap, messages on their way stored", async () => {

@@ -37,7 +37,8 @@ import { NodeWatch, type WatchTimes } from "./heartbeat.ts";
 import type { RedisLink } from "./link.ts";
 import { LEAVE, nodeKeys, SEND } from "./node-scripts.ts";
 import { StreamReader, type EventMeta } from "./reader.ts";
-import { entryFields, parseRange, type BusEvent, type StreamEntry } from "./stream-entries.ts";
+import { Batcher } from "./batcher.ts";
+import { batchFields, parseRange, type BusEvent, type StreamEntry } from "./stream-entries.ts";
 
 export type { BusEvent, StreamEntry, EventMeta };
 
@@ -78,6 +79,10 @@ export class ClusterBus {
   private readonly fencedFns: (() => void)[] = [];
   private watch!: NodeWatch;
   private reader!: StreamReader;
+  /** What one turn sends to one node: one SEND script run (one stream entry). */
+  private readonly sends = new Batcher<BusEvent, unknown>((node, events) => this.sendNow(node, events));
+  /** What one turn publishes: one XADD on tc:events. */
+  private readonly publishes = new Batcher<BusEvent, unknown>((_, events) => this.publishNow(events));
 
   private constructor(
     private readonly link: RedisLink,
@@ -107,18 +112,29 @@ export class ClusterBus {
     this.fencedFns.push(fn);
   }
 
-  /** An event for one node only. "gone": that node is dead or left (store instead). */
-  async send(nodeId: string, event: BusEvent): Promise<"sent" | "gone" | "full"> {
-    const k = nodeKeys(nodeId);
-    const cap = String(this.opts.inboxCap ?? 100_000);
-    const reply = await this.link.script(SEND, [k.gone, k.inbox], [cap, ...entryFields(this.nodeId, event)]);
-    return reply === "gone" || reply === "full" ? reply : "sent";
+  /**
+   * An event for one node only. "gone": that node is dead or left (store instead).
+   * Events sent to the same node in one event-loop turn go out together as one
+   * stream entry, in call order, and share one outcome.
+   */
+  send(nodeId: string, event: BusEvent): Promise<"sent" | "gone" | "full"> {
+    return this.sends.add(nodeId, event).then((reply) => (reply === "gone" || reply === "full" ? reply : "sent"));
   }
 
-  /** An event for every node (this one too: meta.from tells). */
+  /** An event for every node (this one too: meta.from tells). Batched per turn like send(). */
   async publish(event: BusEvent): Promise<void> {
+    await this.publishes.add("", event);
+  }
+
+  private sendNow(nodeId: string, events: BusEvent[]): Promise<unknown> {
+    const k = nodeKeys(nodeId);
+    const cap = String(this.opts.inboxCap ?? 100_000);
+    return this.link.script(SEND, [k.gone, k.inbox], [cap, ...batchFields(this.nodeId, events)]);
+  }
+
+  private publishNow(events: BusEvent[]): Promise<unknown> {
     const max = String(this.opts.eventsMaxLen ?? 100_000);
-    await this.link.command("XADD", [keys.events(), "MAXLEN", "~", max, "*", ...entryFields(this.nodeId, event)]);
+    return this.link.command("XADD", [keys.events(), "MAXLEN", "~", max, "*", ...batchFields(this.nodeId, events)]);
   }
 
   /** The nodes registered now whose heartbeat is current (this one included). */

@@ -8,7 +8,7 @@ import type { Logger } from "../../common/logger.ts";
 import { ClusterBus, type BusOptions } from "../cluster/bus.ts";
 import { RedisLink } from "../cluster/link.ts";
 import type { HubContext, Router } from "../hub-context.ts";
-import { reapNode, routedIn } from "../routed.ts";
+import { reapNode, resyncOnline, routedIn } from "../routed.ts";
 import type { SharedState } from "../state.ts";
 import type { Store } from "../store.ts";
 import { RedisFiles } from "./redis-files.ts";
@@ -50,9 +50,20 @@ export function busRouter(bus: ClusterBus): Router {
  * everyone: it must not go on serving them, so it stops (a supervisor restarts it
  * as a new node).
  */
-export function attachHub(bus: ClusterBus, hub: HubContext, fenced: () => void): void {
+export function attachHub(bus: ClusterBus, link: RedisLink, hub: HubContext, fenced: () => void): void {
   bus.onEvent((event) => routedIn(hub, event));
+  // Who is online elsewhere: read once now, again after each outage (events keep it after).
+  const resync = () =>
+    bus
+      .liveNodes()
+      .then((nodes) => resyncOnline(hub, nodes))
+      .catch((e) => hub.log.debug(`cluster: online map resync failed: ${(e as Error).message}`));
+  void resync();
+  link.onUp(() => void resync());
   bus.onReap((id, unread) => reapNode(hub, id, unread));
-  bus.onNodeDead((id) => hub.log.debug(`cluster: server ${id} is dead`));
+  bus.onNodeDead((id) => {
+    hub.log.debug(`cluster: server ${id} is dead`);
+    hub.elsewhere?.nodeGone(id);
+  });
   bus.onFenced(fenced);
 }
