@@ -64,7 +64,7 @@ async function storm(ports: [number, number], pid: number): Promise<{ perSecond:
   const ws = [new Worker(), new Worker()];
   try {
     const rs = await Promise.all(
-      ws.map((w, i) => w.run<StormResult>({ t: "storm", adapter: "chat", port: ports[i]!, serverPid: pid, users: halves[i]!, concurrency: 50 } satisfies Job, 120_000)),
+      ws.map((w, i) => w.run<StormResult>({ t: "storm", adapter: "chat", tls: false, port: ports[i]!, serverPid: pid, users: halves[i]!, concurrency: 50 } satisfies Job, 120_000)),
     );
     const logins = rs.reduce((n, r) => n + r.logins, 0);
     const ms = Math.max(...rs.map((r) => (r.logins / r.perSecond) * 1000));
