@@ -13,6 +13,7 @@ import { spawn, type Subprocess } from "bun";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./harness.ts";
 
 export type RedisServer = {
   /** redis://127.0.0.1:<port> */
@@ -51,14 +52,6 @@ function requireRedisServer(): string {
     );
   }
   return bin;
-}
-
-/** A port the OS just handed out and that nobody listens on now. */
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
 }
 
 /** One PING over a fresh TCP connection: true when Redis answers +PONG. */
@@ -158,7 +151,7 @@ export async function startRedis(): Promise<RedisServer> {
   let proc: Subprocess | undefined;
   // Another process may take the free port between our check and Redis's bind: retry a few times.
   for (let attempt = 0; !proc; attempt++) {
-    port = freePort();
+    port = await freePort();
     try {
       proc = await launch(bin, port, dir);
     } catch (e) {
