@@ -9,8 +9,9 @@
  *
  * With --tls it serves TLS with a fresh identity, as ./server does by default.
  */
-import { KIND_JSON } from "../src/protocol/frame.ts";
-import { decodeClient, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION } from "../src/protocol/messages.ts";
+import { COMPACT_VERSION, decodeCompactClient, encodeCompactServer } from "../src/protocol/compact.ts";
+import { KIND_COMPACT, KIND_JSON } from "../src/protocol/frame.ts";
+import { decodeClient, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION, SUPPORTED_VERSIONS, type ServerMsg } from "../src/protocol/messages.ts";
 import { listenLinks, type Link } from "../src/net/link.ts";
 import { createIdentity } from "../src/net/identity.ts";
 
@@ -20,38 +21,47 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
   process.exit(2);
 }
 
-const byName = new Map<string, Link>();
+/** A client's link and whether it agreed on version 3 (compact frames), as in ./server. */
+type Conn = { link: Link; compact: boolean };
+const byName = new Map<string, Conn>();
+
+const encode = (c: Conn, m: ServerMsg) => (c.compact && encodeCompactServer(m)) || encodeMessage(m);
 
 const id = process.argv.includes("--tls") ? await createIdentity("null relay") : null;
 const tls = id ? { key: id.key, cert: id.cert, verify: () => null } : undefined;
 
 listenLinks("127.0.0.1", port, { maxFrame: MAX_SERVER_FRAME, maxQueued: 8 << 20, flushPerTurn: true }, (link) => {
   let user: string | null = null;
+  const me: Conn = { link, compact: false };
   link.attach({
     frame(f) {
-      if (f.kind !== KIND_JSON) return;
-      const m = decodeClient(f.body);
+      const m = f.kind === KIND_JSON ? decodeClient(f.body) : f.kind === KIND_COMPACT && me.compact ? decodeCompactClient(f.body) : "bad frame kind";
       if (typeof m === "string") return link.destroy(m);
       switch (m.t) {
-        case "hello":
-          link.send(encodeMessage({ t: "hello_ok", v: PROTOCOL_VERSION, maxFrame: MAX_SERVER_FRAME }));
+        case "hello": {
+          const v = SUPPORTED_VERSIONS.includes(m.v) ? m.v : PROTOCOL_VERSION;
+          link.send(encodeMessage({ t: "hello_ok", v, maxFrame: MAX_SERVER_FRAME }));
+          me.compact = v >= COMPACT_VERSION;
           return;
+        }
         case "login":
           user = m.user;
-          byName.set(user, link);
+          byName.set(user, me);
           link.send(encodeMessage({ t: "login_result", code: "ok", user }));
           return;
         case "message": {
           if (!user) return;
-          byName.get(m.to)?.send(encodeMessage({ t: "msg", from: user, text: m.text, kind: "direct" }));
-          link.send(encodeMessage({ t: "reply", id: m.id, code: "ok" }));
+          const to = byName.get(m.to);
+          to?.link.send(encode(to, { t: "msg", from: user, text: m.text, kind: "direct" }));
+          link.send(encode(me, { t: "reply", id: m.id, code: "ok" }));
           return;
         }
         case "broadcast": {
           if (!user) return;
-          const bytes = encodeMessage({ t: "msg", from: user, text: m.text, kind: "broadcast" });
-          for (const [name, l] of byName) if (name !== user) l.send(bytes);
-          link.send(encodeMessage({ t: "reply", id: m.id, code: "ok" }));
+          const msg: ServerMsg = { t: "msg", from: user, text: m.text, kind: "broadcast" };
+          const forms = [encodeMessage(msg), encodeCompactServer(msg) ?? encodeMessage(msg)];
+          for (const [name, c] of byName) if (name !== user) c.link.send(forms[c.compact ? 1 : 0]!);
+          link.send(encode(me, { t: "reply", id: m.id, code: "ok" }));
           return;
         }
         default:
@@ -59,7 +69,7 @@ listenLinks("127.0.0.1", port, { maxFrame: MAX_SERVER_FRAME, maxQueued: 8 << 20,
       }
     },
     close() {
-      if (user && byName.get(user) === link) byName.delete(user);
+      if (user && byName.get(user) === me) byName.delete(user);
     },
   });
 }, tls);

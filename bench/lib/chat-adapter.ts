@@ -2,8 +2,9 @@
  * Our protocol, spoken through the project's own codec (src/protocol): the same
  * frames and JSON messages a real client sends. Used for ./server and the null relay.
  */
-import { FrameDecoder, KIND_JSON } from "../../src/protocol/frame.ts";
-import { APP_NAME, decodeServer, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
+import { COMPACT_VERSION, decodeCompactServer, encodeCompactClient } from "../../src/protocol/compact.ts";
+import { FrameDecoder, KIND_COMPACT, KIND_JSON } from "../../src/protocol/frame.ts";
+import { APP_NAME, decodeServer, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION, type ClientMsg } from "../../src/protocol/messages.ts";
 import type { Adapter, BenchConn } from "./adapter.ts";
 import { BenchSocket } from "./sock.ts";
 
@@ -23,6 +24,8 @@ class ChatConn implements BenchConn {
   private ackedSeq = 0;
   private settled: { id: number; done: () => void } | null = null;
   private readonly decoder = new FrameDecoder(MAX_SERVER_FRAME);
+  /** The server agreed on version 3 (compact frames), as ./client uses them. */
+  private compact = false;
   loginWait: ((code: string) => void) | null = null;
   sock!: BenchSocket;
 
@@ -43,9 +46,8 @@ class ChatConn implements BenchConn {
     }
     for (const f of frames) {
       this.received++;
-      if (f.kind !== KIND_JSON) continue;
       if (!this.listening && !this.loginWait) continue;
-      const m = decodeServer(f.body);
+      const m = f.kind === KIND_JSON ? decodeServer(f.body) : f.kind === KIND_COMPACT ? decodeCompactServer(f.body) : `frame kind ${f.kind}`;
       if (typeof m === "string") throw new Error(`undecodable message from server: ${m}`);
       if (m.t === "msg") {
         if (this.listening) this.onMessage(m.from, m.text);
@@ -55,6 +57,8 @@ class ChatConn implements BenchConn {
         }
       } else if (m.t === "reply" && m.id === this.settled?.id) {
         this.settled.done();
+      } else if (m.t === "hello_ok") {
+        this.compact = m.v >= COMPACT_VERSION;
       } else if (m.t === "login_result") {
         const w = this.loginWait;
         this.loginWait = null;
@@ -71,22 +75,22 @@ class ChatConn implements BenchConn {
 
   private ack(): void {
     this.ackedSeq = this.shownSeq;
-    this.sock.write(encodeMessage({ t: "ack", upTo: this.shownSeq }));
+    this.write({ t: "ack", upTo: this.shownSeq });
   }
 
   login(pass: string): Promise<string> {
     return new Promise((resolve) => {
       this.loginWait = resolve;
-      this.sock.write(encodeMessage({ t: "hello", v: PROTOCOL_VERSION, app: APP_NAME }));
-      this.sock.write(encodeMessage({ t: "login", user: this.user, pass }));
+      this.write({ t: "hello", v: PROTOCOL_VERSION, app: APP_NAME });
+      this.write({ t: "login", user: this.user, pass });
     });
   }
 
   send(to: string, text: string): void {
-    this.sock.write(encodeMessage({ t: "message", id: this.nextId++, to, text }));
+    this.write({ t: "message", id: this.nextId++, to, text });
   }
   broadcast(text: string): void {
-    this.sock.write(encodeMessage({ t: "broadcast", id: this.nextId++, text }));
+    this.write({ t: "broadcast", id: this.nextId++, text });
   }
   async joinBroadcast(): Promise<void> {}
   discard(): void {
@@ -97,11 +101,16 @@ class ChatConn implements BenchConn {
   settle(): Promise<void> {
     return new Promise((done) => {
       this.settled = { id: this.nextId, done };
-      this.sock.write(encodeMessage({ t: "whoelse", id: this.nextId++ }));
+      this.write({ t: "whoelse", id: this.nextId++ });
     });
   }
   close(): void {
     this.sock.close();
+  }
+
+  /** Compact once the server agreed on version 3, like ./client (src/client/session.ts). */
+  private write(m: ClientMsg): void {
+    this.sock.write((this.compact && encodeCompactClient(m)) || encodeMessage(m));
   }
 }
 

@@ -3,7 +3,8 @@
  * ids matched to their replies, and pushed events (messages, presence, kick).
  */
 import { systemClock, type Clock } from "../common/clock.ts";
-import { KIND_JSON } from "../protocol/frame.ts";
+import { COMPACT_VERSION, decodeCompactServer, encodeCompactClient } from "../protocol/compact.ts";
+import { KIND_COMPACT, KIND_JSON } from "../protocol/frame.ts";
 import {
   APP_NAME,
   decodeServer,
@@ -72,6 +73,8 @@ export class ServerSession {
   private ackedSeq = 0;
   private unacked = 0;
   private ackScheduled = false;
+  /** The server agreed on version 3: the hot messages go, and may come, as compact frames (protocol/compact.ts). */
+  private compact = false;
   onClose: (reason: string) => void = () => {};
 
   private constructor(private readonly clock: Clock) {}
@@ -95,6 +98,7 @@ export class ServerSession {
     session.send({ t: "hello", v: PROTOCOL_VERSION, app: APP_NAME });
     const ok = await session.expect("hello_ok");
     if (ok.t !== "hello_ok") throw new SessionError(`unexpected ${ok.t}`);
+    session.compact = ok.v >= COMPACT_VERSION;
     return session;
   }
 
@@ -136,7 +140,7 @@ export class ServerSession {
   }
 
   private send(msg: ClientMsg): void {
-    this.link?.send(encodeMessage(msg));
+    this.link?.send((this.compact && encodeCompactClient(msg)) || encodeMessage(msg));
   }
 
   /** Resolve with the next message of type t (or an error message from the server). */
@@ -160,8 +164,12 @@ export class ServerSession {
   }
 
   private onFrame(kind: number, body: Uint8Array): void {
-    if (kind !== KIND_JSON) return this.link?.destroy(`unexpected frame kind ${kind}`);
-    const msg = decodeServer(body);
+    const msg =
+      kind === KIND_JSON
+        ? decodeServer(body)
+        : kind === KIND_COMPACT && this.compact
+          ? decodeCompactServer(body)
+          : `unexpected frame kind ${kind}`;
     if (typeof msg === "string") return this.link?.destroy(`bad message from server: ${msg}`);
     if (msg.t === "reply") {
       const whole = this.parts.add(msg);

@@ -12,6 +12,9 @@ export const FRAME_HEADER = 5;
 /** Frame kinds. */
 export const KIND_JSON = 1; // body: UTF-8 JSON of one message (messages.ts)
 export const KIND_DATA = 2; // body: [u32 BE stream id][raw bytes]  (chunk payloads, no base64)
+export const KIND_COMPACT = 3; // body: [u8 op][fields] — protocol v3's binary form of a hot message (compact.ts)
+
+const isKind = (k: number) => k === KIND_JSON || k === KIND_DATA || k === KIND_COMPACT;
 
 /**
  * A decoded frame. From a decoder with `streamData`, a DATA frame comes as pieces:
@@ -203,7 +206,7 @@ export class FrameDecoder {
     }
     if (n < 4 + len) return 0;
     const kind = b[at + 4]!;
-    if (kind !== KIND_JSON && kind !== KIND_DATA) throw new FrameError("bad_kind", `unknown frame kind ${kind}`);
+    if (!isKind(kind)) throw new FrameError("bad_kind", `unknown frame kind ${kind}`);
     frames.push({ kind, body: b.subarray(at + FRAME_HEADER, at + 4 + len) });
     return 4 + len;
   }
@@ -216,7 +219,7 @@ export class FrameDecoder {
   }
 
   private checkStreamKind(kind: number, len: number): number {
-    if (kind !== KIND_JSON && kind !== KIND_DATA) throw new FrameError("bad_kind", `unknown frame kind ${kind}`);
+    if (!isKind(kind)) throw new FrameError("bad_kind", `unknown frame kind ${kind}`);
     if (kind === KIND_DATA && len < 5) throw new FrameError("bad_length", `data frame of ${len} bytes has no stream id`);
     return kind;
   }

@@ -7,12 +7,13 @@ import { validate, type FieldSpec, type Fields, type Flatten, type MessageOf, ty
 
 /**
  * The version this build speaks to the server (in `hello`). Version 2 added
- * acknowledged offline delivery (`msg.seq`, `ack`); a server still accepts a
- * version 1 `hello` (see SUPPORTED_VERSIONS and docs/protocol.md §7).
+ * acknowledged offline delivery (`msg.seq`, `ack`), version 3 compact frames for
+ * the hot messages (compact.ts); a server still accepts a version 1 or 2 `hello`
+ * (see SUPPORTED_VERSIONS and docs/protocol.md §7).
  */
-export const PROTOCOL_VERSION = 2;
-/** Versions a server accepts in `hello`. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
+export const PROTOCOL_VERSION = 3;
+/** Versions a server accepts in `hello`. Version 3 added compact frames (compact.ts). */
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3];
 /**
  * The version a client sends in `peer_hello`: peer links did not change in
  * version 2, so a caller still says 1 (older clients accept only that) and a

@@ -5,7 +5,8 @@
 import type { TCPSocketListener } from "bun";
 import type { Clock } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
-import { KIND_JSON } from "../protocol/frame.ts";
+import { COMPACT_VERSION, decodeCompactClient, encodeCompactServer } from "../protocol/compact.ts";
+import { KIND_COMPACT, KIND_JSON } from "../protocol/frame.ts";
 import { decodeClient, encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
 import { splitReply } from "../protocol/listing.ts";
 import { Link, listenLinks, TLS_HANDSHAKE_MS, type LinkTls } from "../net/link.ts";
@@ -22,6 +23,23 @@ const BACKLOG_QUEUE = 4 * 1024 * 1024;
 
 /** Whether an encoded frame is within the client↔server limit (its length field counts kind + body). */
 const fits = (frame: Uint8Array) => frame.byteLength - 4 <= MAX_SERVER_FRAME;
+
+/** A client's link, and whether it agreed on version 3 (compact frames, protocol/compact.ts). */
+type Conn = { link: Link; compact: boolean };
+
+/** One message in the forms its recipients read, each encoded when first asked for. */
+class Forms {
+  private json: Uint8Array | undefined;
+  private compact: Uint8Array | null | undefined;
+  constructor(private readonly msg: ServerMsg) {}
+  for(compact: boolean): Uint8Array {
+    if (compact) {
+      if (this.compact === undefined) this.compact = encodeCompactServer(this.msg);
+      if (this.compact !== null) return this.compact;
+    }
+    return (this.json ??= encodeMessage(this.msg));
+  }
+}
 
 export type ServerOptions = {
   host: string;
@@ -44,7 +62,7 @@ export type ServerOptions = {
 };
 
 export class ChatServer {
-  private links = new Map<number, Link>();
+  private conns = new Map<number, Conn>();
   private nextSid = 1;
   readonly hub: Hub;
   private listener: TCPSocketListener<any> | null = null;
@@ -54,29 +72,41 @@ export class ChatServer {
     this.admission = new Admission(opts.admission);
     const outbox: Outbox = {
       send: (sid, msg) => {
-        const link = this.links.get(sid);
-        if (!link) return;
+        const conn = this.conns.get(sid);
+        if (!conn) return;
         // Logged in: no longer counted against the pre-login caps.
         if (msg.t === "login_result" && msg.code === "ok") this.admission.release(sid);
-        const bytes = encodeMessage(msg);
-        if (fits(bytes)) link.send(bytes);
-        else this.sendSplit(sid, link, msg);
+        const bytes = (conn.compact && encodeCompactServer(msg)) || encodeMessage(msg);
+        if (fits(bytes)) conn.link.send(bytes);
+        else this.sendSplit(sid, conn.link, msg);
+        // Version 3 agreed: from now on both sides may use compact frames.
+        if (msg.t === "hello_ok" && msg.v >= COMPACT_VERSION) conn.compact = true;
       },
       sendMany: (sids, msg: ServerMsg) => {
         if (sids.length === 0) return;
-        const bytes = encodeMessage(msg);
-        if (!fits(bytes)) return opts.log.debug(`${msg.t} of ${bytes.byteLength} bytes does not fit a frame, not sent`);
+        // Encoded once per form (JSON, compact), shared by every recipient of that form.
+        const forms = new Forms(msg);
         // Presence notices may wait a few ms to share a write with the next ones
         // (a login storm), in order with everything else on each link.
-        if (msg.t === "presence") for (const sid of sids) this.links.get(sid)?.sendLazy(bytes);
-        else for (const sid of sids) this.links.get(sid)?.send(bytes);
+        const lazy = msg.t === "presence";
+        for (const sid of sids) {
+          const conn = this.conns.get(sid);
+          if (!conn) continue;
+          const bytes = forms.for(conn.compact);
+          if (!fits(bytes)) {
+            opts.log.debug(`session ${sid}: ${msg.t} of ${bytes.byteLength} bytes does not fit a frame, not sent`);
+            continue;
+          }
+          if (lazy) conn.link.sendLazy(bytes);
+          else conn.link.send(bytes);
+        }
       },
-      close: (sid) => this.links.get(sid)?.end(),
+      close: (sid) => this.conns.get(sid)?.link.end(),
       // Paces the offline backlog (delivery.ts): batches follow each other until
       // BACKLOG_QUEUE waits on the link, then resume once it is under its high-water
       // mark — the gap keeps the client fed while the server is busy elsewhere.
       whenDrained: (sid, fn) => {
-        const link = this.links.get(sid);
+        const link = this.conns.get(sid)?.link;
         if (!link) return;
         const next = () => {
           if (!link.isOpen) return;
@@ -131,15 +161,20 @@ export class ChatServer {
       (link) => {
         const sid = this.nextSid++;
         if (!this.admit(sid, link)) return;
-        this.links.set(sid, link);
+        const conn: Conn = { link, compact: false };
+        this.conns.set(sid, conn);
         link.attach({
           frame: (f) => {
             // Once the hub has let go of a session (drop → end()), what the client
             // still sends is ignored: e.g. the rest of a pipelined login flood.
             if (!link.isOpen) return;
             try {
-              if (f.kind !== KIND_JSON) return this.hub.violation(sid, `unexpected frame kind ${f.kind}`);
-              const msg = decodeClient(f.body);
+              const msg =
+                f.kind === KIND_JSON
+                  ? decodeClient(f.body)
+                  : f.kind === KIND_COMPACT && conn.compact
+                    ? decodeCompactClient(f.body)
+                    : `unexpected frame kind ${f.kind}`;
               if (typeof msg === "string") return this.hub.violation(sid, msg);
               this.hub.receive(sid, msg);
             } catch (e) {
@@ -155,7 +190,7 @@ export class ChatServer {
           },
           close: (reason) => {
             log.debug(`session ${sid}: link closed: ${reason}`);
-            this.links.delete(sid);
+            this.conns.delete(sid);
             this.admission.release(sid);
             // A link can close inside a hub call (a send that overflows a client that
             // stopped reading); tell the hub afterwards, never in the middle of a rule.

@@ -6,6 +6,7 @@ import {
   FRAME_HEADER,
   FrameDecoder,
   FrameError,
+  KIND_COMPACT,
   KIND_DATA,
   KIND_JSON,
   type Frame,
@@ -94,10 +95,11 @@ describe("encodeFrame", () => {
     expect(f.byteLength).toBe(FRAME_HEADER + 0x1234);
   });
 
-  test("FRAME_HEADER is 5 bytes and the kinds are 1 and 2", () => {
+  test("FRAME_HEADER is 5 bytes and the kinds are 1, 2 and 3", () => {
     expect(FRAME_HEADER).toBe(5);
     expect(KIND_JSON).toBe(1);
     expect(KIND_DATA).toBe(2);
+    expect(KIND_COMPACT).toBe(3);
   });
 });
 
@@ -275,7 +277,7 @@ describe("FrameDecoder errors", () => {
     expect(frameErrorCode(() => dec.push(bytes(0, 0, 0, 0, 1)))).toBe("bad_length");
   });
 
-  for (const kind of [0, 3, 127, 255]) {
+  for (const kind of [0, 4, 127, 255]) {
     test(`unknown kind ${kind} throws bad_kind`, () => {
       const dec = new FrameDecoder(100);
       expect(frameErrorCode(() => dec.push(encodeFrame(kind, bytes(1, 2))))).toBe("bad_kind");

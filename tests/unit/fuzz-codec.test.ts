@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { encodeDataFrame, encodeFrame, FrameDecoder, FrameError, KIND_DATA, KIND_JSON, type Frame } from "../../src/protocol/frame.ts";
+import { encodeDataFrame, encodeFrame, FrameDecoder, FrameError, KIND_COMPACT, KIND_DATA, KIND_JSON, type Frame } from "../../src/protocol/frame.ts";
 import { C2S, decodeClient, encodeMessage, type ClientMsg } from "../../src/protocol/messages.ts";
 import { stripControls } from "../../src/common/sanitize.ts";
 
@@ -24,7 +24,7 @@ function model(stream: Uint8Array, maxFrame: number): { frames: Frame[]; error: 
     if (len > maxFrame) return { frames, error: "too_large" };
     if (stream.byteLength - off - 4 < len) break;
     const kind = stream[off + 4]!;
-    if (kind !== KIND_JSON && kind !== KIND_DATA) return { frames, error: "bad_kind" };
+    if (kind !== KIND_JSON && kind !== KIND_DATA && kind !== KIND_COMPACT) return { frames, error: "bad_kind" };
     frames.push({ kind, body: stream.slice(off + 5, off + 4 + len) });
     off += 4 + len;
   }
@@ -151,7 +151,7 @@ function streamModel(stream: Uint8Array, maxFrame: number): { items: Item[]; err
     const left = stream.byteLength - off - 4;
     if (left < 1) break;
     const kind = stream[off + 4]!;
-    if (kind !== KIND_JSON && kind !== KIND_DATA) return result("bad_kind");
+    if (kind !== KIND_JSON && kind !== KIND_DATA && kind !== KIND_COMPACT) return result("bad_kind");
     if (kind === KIND_DATA) {
       if (len < 5) return result("bad_length");
       if (left < 5) break;

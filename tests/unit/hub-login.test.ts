@@ -14,12 +14,12 @@ describe("hello", () => {
     expect(b.out.closed.has(sid)).toBe(false);
   });
 
-  for (const v of [0, 3, 99]) {
+  for (const v of [0, 4, 99]) {
     test(`version ${v} gets error "version" and the link is closed`, () => {
       const b = bench();
       const sid = b.connect();
       b.hub.receive(sid, { t: "hello", v, app: "termchat" });
-      expect(b.out.take(sid)).toEqual([{ t: "error", code: "version", detail: "server speaks versions 1, 2" }]);
+      expect(b.out.take(sid)).toEqual([{ t: "error", code: "version", detail: "server speaks versions 1, 2, 3" }]);
       expect(b.out.closed.has(sid)).toBe(true);
     });
   }

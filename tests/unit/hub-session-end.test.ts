@@ -95,7 +95,7 @@ describe("frames arriving after the hub closed the session", () => {
   test("a hello after a version error, or after a violation, is ignored", () => {
     const b = bench();
     const s1 = b.connect();
-    b.hub.receive(s1, { t: "hello", v: 3, app: "termchat" });
+    b.hub.receive(s1, { t: "hello", v: 4, app: "termchat" });
     b.out.take(s1);
     b.hub.receive(s1, { t: "hello", v: 1, app: "termchat" });
     expect(b.out.take(s1)).toEqual([]);
