@@ -9,7 +9,7 @@
  *
  * With --tls it serves TLS with a fresh identity, as ./server does by default.
  */
-import { COMPACT_VERSION, decodeCompactClient, encodeCompactServer } from "../src/protocol/compact.ts";
+import { COMPACT_VERSION, decodeCompactClientFrame, encodeCompactServer } from "../src/protocol/compact.ts";
 import { KIND_COMPACT, KIND_JSON } from "../src/protocol/frame.ts";
 import { decodeClient, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION, SUPPORTED_VERSIONS, type ServerMsg } from "../src/protocol/messages.ts";
 import { listenLinks, type Link } from "../src/net/link.ts";
@@ -35,7 +35,7 @@ listenLinks("127.0.0.1", port, { maxFrame: MAX_SERVER_FRAME, maxQueued: 8 << 20,
   const me: Conn = { link, compact: false };
   link.attach({
     frame(f) {
-      const m = f.kind === KIND_JSON ? decodeClient(f.body) : f.kind === KIND_COMPACT && me.compact ? decodeCompactClient(f.body) : "bad frame kind";
+      const m = f.kind === KIND_JSON ? decodeClient(f.body) : f.kind === KIND_COMPACT && me.compact ? decodeCompactClientFrame(f) : "bad frame kind";
       if (typeof m === "string") return link.destroy(m);
       switch (m.t) {
         case "hello": {

@@ -3,8 +3,8 @@
  * ids matched to their replies, and pushed events (messages, presence, kick).
  */
 import { systemClock, type Clock } from "../common/clock.ts";
-import { COMPACT_VERSION, decodeCompactServer, encodeCompactClient } from "../protocol/compact.ts";
-import { KIND_COMPACT, KIND_JSON } from "../protocol/frame.ts";
+import { COMPACT_VERSION, decodeCompactServerFrame, encodeCompactClient } from "../protocol/compact.ts";
+import { KIND_COMPACT, KIND_JSON, type Frame } from "../protocol/frame.ts";
 import {
   APP_NAME,
   decodeServer,
@@ -89,7 +89,7 @@ export class ServerSession {
     const session = new ServerSession(clock);
     try {
       session.link = await dial({
-        frame: (f) => session.onFrame(f.kind, f.body),
+        frame: (f) => session.onFrame(f),
         close: (reason) => session.onLinkClosed(reason),
       });
     } catch (e) {
@@ -163,13 +163,13 @@ export class ServerSession {
     });
   }
 
-  private onFrame(kind: number, body: Uint8Array): void {
+  private onFrame(f: Frame): void {
     const msg =
-      kind === KIND_JSON
-        ? decodeServer(body)
-        : kind === KIND_COMPACT && this.compact
-          ? decodeCompactServer(body)
-          : `unexpected frame kind ${kind}`;
+      f.kind === KIND_JSON
+        ? decodeServer(f.body)
+        : f.kind === KIND_COMPACT && this.compact
+          ? decodeCompactServerFrame(f)
+          : `unexpected frame kind ${f.kind}`;
     if (typeof msg === "string") return this.link?.destroy(`bad message from server: ${msg}`);
     if (msg.t === "reply") {
       const whole = this.parts.add(msg);

@@ -5,7 +5,7 @@
 import type { TCPSocketListener } from "bun";
 import type { Clock } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
-import { COMPACT_VERSION, decodeCompactClient, encodeCompactServer } from "../protocol/compact.ts";
+import { COMPACT_VERSION, decodeCompactClientFrame, encodeCompactServer } from "../protocol/compact.ts";
 import { KIND_COMPACT, KIND_JSON } from "../protocol/frame.ts";
 import { decodeClient, encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
 import { splitReply } from "../protocol/listing.ts";
@@ -173,7 +173,7 @@ export class ChatServer {
                 f.kind === KIND_JSON
                   ? decodeClient(f.body)
                   : f.kind === KIND_COMPACT && conn.compact
-                    ? decodeCompactClient(f.body)
+                    ? decodeCompactClientFrame(f)
                     : `unexpected frame kind ${f.kind}`;
               if (typeof msg === "string") return this.hub.violation(sid, msg);
               this.hub.receive(sid, msg);

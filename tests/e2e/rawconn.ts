@@ -21,7 +21,8 @@
  * next to the harness's cleanup).
  */
 import type { Socket } from "bun";
-import { encodeFrame, type Frame, FrameDecoder, KIND_JSON } from "../../src/protocol/frame.ts";
+import { decodeCompactServerFrame } from "../../src/protocol/compact.ts";
+import { encodeFrame, type Frame, FrameDecoder, KIND_COMPACT, KIND_JSON } from "../../src/protocol/frame.ts";
 import {
   APP_NAME,
   decodeServer,
@@ -68,9 +69,11 @@ export type Marker = { t: "<closed>" } | { t: "<undecodable>"; detail: string };
 /** How to read what one kind of far end sends. */
 type FarEnd<M> = { maxFrame: number; decode(f: Frame): M | string };
 
+/** A connection that said hello with version 3 gets the hot messages as compact frames: read as the messages they stand for. */
 const SERVER: FarEnd<ServerMsg> = {
   maxFrame: MAX_SERVER_FRAME,
-  decode: (f) => (f.kind === KIND_JSON ? decodeServer(f.body) : `binary frame of kind ${f.kind} from the server`),
+  decode: (f) =>
+    f.kind === KIND_JSON ? decodeServer(f.body) : f.kind === KIND_COMPACT ? decodeCompactServerFrame(f) : `binary frame of kind ${f.kind} from the server`,
 };
 
 const PEER: FarEnd<RawMsg> = {
