@@ -9,7 +9,7 @@
  *
  * With --tls it serves TLS with a fresh identity, as ./server does by default.
  */
-import { COMPACT_VERSION, decodeCompactClientFrame, encodeCompactServer } from "../src/protocol/compact.ts";
+import { COMPACT_VERSION, compactServerMax, decodeCompactClientFrame, encodeCompactServer, fillCompactServer } from "../src/protocol/compact.ts";
 import { KIND_COMPACT, KIND_JSON } from "../src/protocol/frame.ts";
 import { decodeClient, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION, SUPPORTED_VERSIONS, type ServerMsg } from "../src/protocol/messages.ts";
 import { listenLinks, type Link } from "../src/net/link.ts";
@@ -25,7 +25,12 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
 type Conn = { link: Link; compact: boolean };
 const byName = new Map<string, Conn>();
 
-const encode = (c: Conn, m: ServerMsg) => (c.compact && encodeCompactServer(m)) || encodeMessage(m);
+/** As ./server sends: a compact frame straight into the link's held bytes, else JSON. */
+function send(c: Conn, m: ServerMsg): void {
+  const max = c.compact ? compactServerMax(m) : 0;
+  if (max > 0) c.link.sendWith(max, fillCompactServer, m);
+  else c.link.send(encodeMessage(m));
+}
 
 const id = process.argv.includes("--tls") ? await createIdentity("null relay") : null;
 const tls = id ? { key: id.key, cert: id.cert, verify: () => null } : undefined;
@@ -52,8 +57,8 @@ listenLinks("127.0.0.1", port, { maxFrame: MAX_SERVER_FRAME, maxQueued: 8 << 20,
         case "message": {
           if (!user) return;
           const to = byName.get(m.to);
-          to?.link.send(encode(to, { t: "msg", from: user, text: m.text, kind: "direct" }));
-          link.send(encode(me, { t: "reply", id: m.id, code: "ok" }));
+          if (to) send(to, { t: "msg", from: user, text: m.text, kind: "direct" });
+          send(me, { t: "reply", id: m.id, code: "ok" });
           return;
         }
         case "broadcast": {
@@ -61,7 +66,7 @@ listenLinks("127.0.0.1", port, { maxFrame: MAX_SERVER_FRAME, maxQueued: 8 << 20,
           const msg: ServerMsg = { t: "msg", from: user, text: m.text, kind: "broadcast" };
           const forms = [encodeMessage(msg), encodeCompactServer(msg) ?? encodeMessage(msg)];
           for (const [name, c] of byName) if (name !== user) c.link.send(forms[c.compact ? 1 : 0]!);
-          link.send(encode(me, { t: "reply", id: m.id, code: "ok" }));
+          send(me, { t: "reply", id: m.id, code: "ok" });
           return;
         }
         default:

@@ -9,7 +9,7 @@
 import type { Socket } from "bun";
 import { FrameDecoder, FrameError, type Frame } from "../protocol/frame.ts";
 import { SocketSink, writePolicy } from "./socket-writes.ts";
-import { WriteQueue, type WritePolicy } from "./write-queue.ts";
+import { WriteQueue, type FrameFill, type WritePolicy } from "./write-queue.ts";
 
 export interface LinkEvents {
   frame(frame: Frame): void;
@@ -125,6 +125,12 @@ export class Link {
   send(bytes: Uint8Array): boolean {
     if (this.closed || this.ending) return false;
     return this.out.send(bytes);
+  }
+
+  /** send() of a frame of at most `max` bytes that `fill` writes, straight into the held bytes when it can (WriteQueue.sendWith). */
+  sendWith<T>(max: number, fill: FrameFill<T>, value: T): boolean {
+    if (this.closed || this.ending) return false;
+    return this.out.sendWith(max, fill, value);
   }
 
   /**

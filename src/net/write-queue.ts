@@ -49,6 +49,41 @@ export interface WritePolicy {
   lazy: FlushScheduler<WriteQueue>;
 }
 
+/**
+ * Writes a frame of at most `max` bytes (sendWith) into `buf` at `at`; returns the
+ * bytes written. A Buffer: its utf8Write encodes a string in place.
+ */
+export type FrameFill<T> = (value: T, buf: Buffer, at: number) => number;
+
+/** Size of a tail buffer (sendWith): held bytes never exceed HELD_LIMIT, most turns hold a few KiB. */
+export const TAIL_BYTES = 16 * 1024;
+/**
+ * Most tail buffers lent at once (every queue that holds sendWith frames in this
+ * turn has one): 4 MiB. Past it a frame is encoded into an array of its own and
+ * held like any send, so a turn that reaches 10 000 links costs no more than before.
+ */
+export const TAILS_MAX = 256;
+
+/**
+ * Tail buffers, lent to queues while they hold frames and given back once those
+ * are written. A relaying server's frames are then encoded straight into the
+ * bytes its write hands to the kernel: no array per frame, no gathering copy.
+ */
+class TailPool {
+  private free: Buffer[] = [];
+  private lent = 0;
+  take(): Buffer | null {
+    if (this.lent >= TAILS_MAX) return null;
+    this.lent++;
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(TAIL_BYTES);
+  }
+  give(b: Buffer): void {
+    this.lent--;
+    this.free.push(b);
+  }
+}
+const tails = new TailPool();
+
 /** One buffer, shared by every queue, to gather held frames into a single write (write() copies to the kernel). */
 let scratch = new Uint8Array(HELD_LIMIT);
 
@@ -62,9 +97,16 @@ function gather(parts: Uint8Array[], count: number, total: number): Uint8Array {
 export class WriteQueue {
   /** Bytes the kernel did not take yet, in order; written on drain. */
   private queue: Uint8Array[] = [];
-  /** Held small sends (only while `queue` is empty), written by flush(). */
+  /** Held small sends (only while `queue` is empty), written by flush(); the tail's bytes come after them. */
   private held: Uint8Array[] = [];
   private heldBytes = 0;
+  /**
+   * sendWith frames held, written into a lent buffer (TailPool) at [tailStart, tailEnd);
+   * a send() between them closes that stretch into `held`, to keep the order.
+   */
+  private tail: Buffer | null = null;
+  private tailStart = 0;
+  private tailEnd = 0;
   private state: HoldState = "idle";
   /** Bytes in `queue` and `held`. */
   private queued = 0;
@@ -112,7 +154,7 @@ export class WriteQueue {
       }
       return this.hold(bytes);
     }
-    if (this.held.length > 0) this.flush();
+    if (this.heldBytes > 0) this.flush();
     if (this.closed) return false;
     if (this.queue.length === 0) {
       const n = this.writeOrFail(bytes);
@@ -136,11 +178,47 @@ export class WriteQueue {
     return this.hold(bytes);
   }
 
+  /**
+   * send() for a frame of at most `max` bytes that `fill` writes: into this queue's
+   * tail buffer when it is holding (no array of its own, no copy at flush), else
+   * into an array of its own, sent as send() would.
+   */
+  sendWith<T>(max: number, fill: FrameFill<T>, value: T): boolean {
+    if (this.closed) return false;
+    if (this.heldBytes + max > HELD_LIMIT) {
+      this.flush();
+      if (this.closed) return false;
+    }
+    if (this.queue.length === 0 && max < SMALL_MAX) {
+      if (this.tail === null) {
+        this.tail = tails.take();
+        this.tailStart = this.tailEnd = 0;
+      }
+      const tail = this.tail;
+      if (tail !== null && tail.byteLength - this.tailEnd >= max) {
+        if (this.state !== "heldTurn") {
+          this.state = "heldTurn";
+          this.policy.soon.add(this);
+        }
+        const n = fill(value, tail, this.tailEnd);
+        this.tailEnd += n;
+        this.heldBytes += n;
+        this.queued += n;
+        return this.stillReading() && this.queued < this.policy.highWater;
+      }
+    }
+    const own = Buffer.allocUnsafe(max);
+    return this.send(own.subarray(0, fill(value, own, 0)));
+  }
+
   /** Write what is held, as one write; queue what the kernel did not take. */
   flush(): void {
     this.state = "idle";
+    if (this.closed) return;
+    // The tail's last stretch joins the parts; a tail alone is written as it is.
+    this.closeTailStretch();
     const n = this.held.length;
-    if (n === 0 || this.closed) return;
+    if (n === 0) return this.giveTail();
     const total = this.heldBytes;
     const out = gather(this.held, n, total);
     // A new array, not length = 0: the engine keeps a grown array's storage (after a
@@ -151,14 +229,15 @@ export class WriteQueue {
     // The queue is empty here: sends are held only while it is, and anything that
     // queues (a big send, this) writes the held bytes first.
     const w = this.writeOrFail(out);
-    if (w < 0) return;
-    if (w < total) {
-      // scratch is reused: keep a copy of the rest.
-      const rest = n === 1 ? out.subarray(w) : out.slice(w);
+    if (w >= 0 && w < total) {
+      // scratch and the tail are reused: keep a copy of the rest (a Uint8Array made
+      // from it: a tail is a Buffer, whose slice() is a view, not a copy).
+      const rest = n === 1 && this.tail === null ? out.subarray(w) : new Uint8Array(out.subarray(w));
       this.enqueue(rest);
-    } else if (this.waiters.length > 0 && this.queued < this.policy.highWater) {
+    } else if (w === total && this.waiters.length > 0 && this.queued < this.policy.highWater) {
       this.wake();
     }
+    this.giveTail();
   }
 
   /** The lazy scheduler's flush: only if what is held is still waiting for it. */
@@ -210,12 +289,29 @@ export class WriteQueue {
     this.queue = [];
     this.held = [];
     this.heldBytes = 0;
+    this.giveTail();
     this.state = "idle";
     this.queued = 0;
     this.wake();
   }
 
+  /** The tail's bytes not yet in `held` become a part of it (a view: the tail stays lent until flush). */
+  private closeTailStretch(): void {
+    if (this.tail === null || this.tailEnd === this.tailStart) return;
+    this.held.push(this.tail.subarray(this.tailStart, this.tailEnd));
+    this.tailStart = this.tailEnd;
+  }
+
+  /** Nothing held refers to the tail any more: give it back. */
+  private giveTail(): void {
+    if (this.tail === null) return;
+    tails.give(this.tail);
+    this.tail = null;
+    this.tailStart = this.tailEnd = 0;
+  }
+
   private hold(bytes: Uint8Array): boolean {
+    this.closeTailStretch();
     this.held.push(bytes);
     this.heldBytes += bytes.byteLength;
     this.queued += bytes.byteLength;

@@ -45,29 +45,61 @@ const U32_MAX = 0xffff_ffff;
 
 /** The compact form of a message, or null when it has none (then it goes as JSON). */
 export function encodeCompactServer(msg: ServerMsg): Uint8Array | null {
+  const max = compactServerMax(msg);
+  if (max === 0) return null;
+  const out = Buffer.allocUnsafe(max);
+  return out.subarray(0, fillCompactServer(msg, out, 0));
+}
+
+/**
+ * The most bytes the compact frame of `msg` can take (each UTF-16 unit of a string is
+ * at most 3 UTF-8 bytes), or 0 when it has none: then it goes as JSON. With
+ * fillCompactServer, a server writes a frame straight into a link's held bytes.
+ */
+export function compactServerMax(msg: ServerMsg): number {
+  switch (msg.t) {
+    case "msg":
+      if (msg.seq !== undefined || (msg.kind !== "direct" && msg.kind !== "broadcast") || msg.from.includes("\0")) return 0;
+      return FRAME_HEADER + 3 + 3 * (msg.from.length + msg.text.length);
+    case "reply":
+      return isU32(msg.id) && CODE_INDEX[msg.code] !== undefined && bareReply(msg) ? FRAME_HEADER + 6 : 0;
+    case "presence":
+      return FRAME_HEADER + 2 + 3 * msg.user.length;
+    default:
+      return 0;
+  }
+}
+
+/** Write the compact frame of `msg` (compactServerMax > 0) into `out` at `at`; returns its length. */
+export function fillCompactServer(msg: ServerMsg, out: Buffer, at: number): number {
+  const b = out as SliceableBuffer;
+  let end: number;
   switch (msg.t) {
     case "msg": {
-      if (msg.seq !== undefined || msg.from.includes("\0")) return null;
-      const k = msg.kind === "direct" ? K_DIRECT : msg.kind === "broadcast" ? K_BROADCAST : null;
-      if (k === null) return null;
-      return framed(HEAD_MSG + k + msg.from + "\0" + msg.text);
+      b[at + 6] = msg.kind === "direct" ? 0 : 1;
+      const name = at + 7 + b.utf8Write(msg.from, at + 7);
+      b[name] = 0;
+      end = name + 1 + b.utf8Write(msg.text, name + 1);
+      b[at + 5] = OP_MSG;
+      break;
     }
-    case "reply": {
-      const code = CODE_INDEX[msg.code];
-      if (!isU32(msg.id) || code === undefined || !bareReply(msg)) return null;
-      const out = new Uint8Array(FRAME_HEADER + 6);
-      out[3] = 7;
-      out[4] = KIND_COMPACT;
-      out[5] = OP_REPLY;
-      putU32(out, 6, msg.id);
-      out[10] = code;
-      return out;
-    }
+    case "reply":
+      putU32(b, at + 6, msg.id);
+      b[at + 10] = CODE_INDEX[msg.code]!;
+      end = at + 11;
+      b[at + 5] = OP_REPLY;
+      break;
     case "presence":
-      return framed(HEAD_PRESENCE + (msg.state === "in" ? "\x00" : "\x01") + msg.user);
+      b[at + 6] = msg.state === "in" ? 0 : 1;
+      end = at + 7 + b.utf8Write(msg.user, at + 7);
+      b[at + 5] = OP_PRESENCE;
+      break;
     default:
-      return null;
+      throw new Error(`no compact form for ${msg.t}`);
   }
+  putU32(b, at, end - at - 4);
+  b[at + 4] = KIND_COMPACT;
+  return end - at;
 }
 
 /** The compact form of a client message, or null when it has none. */
@@ -173,12 +205,8 @@ export function decodeCompactServer(bytes: Uint8Array, start = 0, end = bytes.by
  * JSON.stringify; one encode of a joined string costs a fraction.)
  */
 const LEN = "\0\0\0\0";
-const HEAD_MSG = LEN + "\x03\x01";
-const HEAD_PRESENCE = LEN + "\x03\x03";
 const HEAD_MESSAGE = LEN + "\x03\x01";
 const HEAD_BROADCAST = LEN + "\x03\x02";
-const K_DIRECT = "\x00";
-const K_BROADCAST = "\x01";
 
 const utf8 = new TextEncoder();
 
@@ -218,8 +246,11 @@ function asBuffer(b: Uint8Array): SliceableBuffer {
   return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)) as SliceableBuffer;
 }
 
-/** Node's and Bun's Buffer have utf8Slice (toString without its argument checks); the typings leave it out. */
-type SliceableBuffer = Buffer & { utf8Slice(start: number, end: number): string };
+/**
+ * Node's and Bun's Buffer have utf8Slice and utf8Write (toString and write without
+ * their argument checks: measured 2× faster here); the typings leave them out.
+ */
+type SliceableBuffer = Buffer & { utf8Slice(start: number, end: number): string; utf8Write(s: string, offset: number): number };
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -243,7 +274,8 @@ class NameCache {
     const name = text(b, from, to);
     if (name === null) return null;
     if (this.byHash.size >= NAMES_KEPT) this.byHash = new Map();
-    this.byHash.set(h, { bytes: b.slice(from, to), name });
+    // A copy (new Uint8Array of a view): Buffer's slice() would keep a view of the frame's chunk.
+    this.byHash.set(h, { bytes: new Uint8Array(b.subarray(from, to)), name });
     return name;
   }
 }

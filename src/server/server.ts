@@ -5,7 +5,7 @@
 import type { TCPSocketListener } from "bun";
 import type { Clock } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
-import { COMPACT_VERSION, decodeCompactClientFrame, encodeCompactServer } from "../protocol/compact.ts";
+import { COMPACT_VERSION, compactServerMax, decodeCompactClientFrame, encodeCompactServer, fillCompactServer } from "../protocol/compact.ts";
 import { KIND_COMPACT, KIND_JSON } from "../protocol/frame.ts";
 import { decodeClient, encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
 import { splitReply } from "../protocol/listing.ts";
@@ -76,9 +76,15 @@ export class ChatServer {
         if (!conn) return;
         // Logged in: no longer counted against the pre-login caps.
         if (msg.t === "login_result" && msg.code === "ok") this.admission.release(sid);
-        const bytes = (conn.compact && encodeCompactServer(msg)) || encodeMessage(msg);
-        if (fits(bytes)) conn.link.send(bytes);
-        else this.sendSplit(sid, conn.link, msg);
+        // Version 3: the compact frame is written straight into the link's held bytes.
+        const max = conn.compact ? compactServerMax(msg) : 0;
+        if (max > 0 && max - 4 <= MAX_SERVER_FRAME) {
+          conn.link.sendWith(max, fillCompactServer, msg);
+        } else {
+          const bytes = (conn.compact && encodeCompactServer(msg)) || encodeMessage(msg);
+          if (fits(bytes)) conn.link.send(bytes);
+          else this.sendSplit(sid, conn.link, msg);
+        }
         // Version 3 agreed: from now on both sides may use compact frames.
         if (msg.t === "hello_ok" && msg.v >= COMPACT_VERSION) conn.compact = true;
       },

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { FlushScheduler, type Defer } from "../../src/net/flush-scheduler.ts";
-import { HELD_LIMIT, SMALL_MAX, WriteQueue, type WriteSink } from "../../src/net/write-queue.ts";
+import { HELD_LIMIT, SMALL_MAX, TAIL_BYTES, TAILS_MAX, WriteQueue, type FrameFill, type WriteSink } from "../../src/net/write-queue.ts";
 import { concat, prng } from "./prng.ts";
 
 /** A deferral run by hand: run() calls what was deferred since the last run. */
@@ -38,7 +38,7 @@ function rig(o: { highWater?: number; maxQueued?: number; room?: number } = {}) 
       const n = Math.min(k.room, bytes.byteLength);
       k.room -= n;
       k.views.push(bytes);
-      k.writes.push(bytes.slice(0, n));
+      k.writes.push(new Uint8Array(bytes.subarray(0, n))); // a copy (a Buffer's slice() is a view)
       return n;
     },
     writeFailed: (why) => void k.fails.push(why),
@@ -51,6 +51,12 @@ function rig(o: { highWater?: number; maxQueued?: number; room?: number } = {}) 
   });
   return { q, k, soon, lazy, received: () => concat(k.writes) };
 }
+
+/** A FrameFill that writes the bytes it is given. */
+const copyInto: FrameFill<Uint8Array> = (b, buf, at) => {
+  buf.set(b, at);
+  return b.byteLength;
+};
 
 let fill = 0;
 /** Distinct bytes every call, so misordering or a stale scratch buffer shows. */
@@ -272,6 +278,65 @@ describe("WriteQueue", () => {
     expect(k.writes.length).toBe(2);
   });
 
+  test("sendWith frames are written into one lent buffer, which the flush hands to the kernel as it is", () => {
+    const { q, k, soon, received } = rig();
+    const a = bytes(10);
+    const b = bytes(20);
+    q.sendWith(64, copyInto, a);
+    q.sendWith(64, copyInto, b);
+    expect(k.writes.length).toBe(0);
+    soon.run();
+    expect(k.writes.length).toBe(1);
+    expect(received()).toEqual(concat([a, b]));
+    // Not a gathered copy: the view written lies in a buffer of TAIL_BYTES (the lent tail).
+    expect(k.views[0]!.buffer.byteLength).toBeGreaterThanOrEqual(TAIL_BYTES);
+    expect(k.views[0]!.byteLength).toBe(30);
+  });
+
+  test("sendWith and send interleaved keep their order; the tail is lent again after a flush", () => {
+    const { q, soon, received } = rig();
+    const parts = [bytes(5), bytes(7), bytes(9), bytes(11), bytes(13)];
+    q.sendWith(16, copyInto, parts[0]!);
+    q.send(parts[1]!);
+    q.sendWith(16, copyInto, parts[2]!);
+    q.sendLazy(parts[3]!);
+    q.sendWith(16, copyInto, parts[4]!);
+    soon.run();
+    expect(received()).toEqual(concat(parts));
+    const more = bytes(3);
+    q.sendWith(8, copyInto, more);
+    soon.run();
+    expect(received()).toEqual(concat([...parts, more]));
+  });
+
+  test("a tail the kernel takes part of: the rest is kept as a copy (the tail is lent to others meanwhile)", () => {
+    const { q, k, soon, received } = rig({ room: 4 });
+    const a = bytes(10);
+    q.sendWith(10, copyInto, a);
+    soon.run();
+    expect(q.queuedBytes).toBe(6);
+    // Another queue borrows (and overwrites) tails now.
+    const other = rig();
+    for (let i = 0; i < 4; i++) other.q.sendWith(100, copyInto, new Uint8Array(100).fill(0xee));
+    other.soon.run();
+    k.room = Infinity;
+    q.onDrain();
+    expect(received()).toEqual(a);
+  });
+
+  test("past TAILS_MAX lent tails a frame gets an array of its own: the same bytes leave", () => {
+    const rigs = Array.from({ length: TAILS_MAX + 3 }, () => rig());
+    const sent = rigs.map(() => bytes(12));
+    rigs.forEach((x, i) => x.q.sendWith(12, copyInto, sent[i]!));
+    rigs.forEach((x) => x.soon.run());
+    rigs.forEach((x, i) => expect(x.received()).toEqual(sent[i]!));
+    // All given back: a new round borrows tails again.
+    const again = rig();
+    again.q.sendWith(12, copyInto, bytes(12));
+    again.soon.run();
+    expect(again.k.views[0]!.buffer.byteLength).toBeGreaterThanOrEqual(TAIL_BYTES);
+  });
+
   test("sentBytes + queuedBytes is what was accepted, and the kernel gets a prefix in order, whatever happens", () => {
     const r = prng(7);
     for (let round = 0; round < 40; round++) {
@@ -283,6 +348,7 @@ describe("WriteQueue", () => {
         if (op <= 4) {
           const b = r.int(0, 3) === 0 ? r.bytes(r.int(SMALL_MAX, 70_000)) : r.bytes(r.int(0, 3000));
           if (op === 4) q.sendLazy(b);
+          else if (op === 3) q.sendWith(b.byteLength + r.int(0, 9), copyInto, b);
           else q.send(b);
           if (!q.isClosed) {
             accepted.push(b);
