@@ -24,7 +24,8 @@
  *     op 3 presence   [u8 3][u8 state: 0 in, 1 out][user: rest]
  *
  * Anything else (an id over 2^32 − 1, an offline `msg` with its `seq`, a reply
- * with fields) goes as JSON. Pure: no sockets.
+ * with fields, a string with a lone UTF-16 surrogate, which UTF-8 cannot carry
+ * but JSON's \uXXXX escapes can) goes as JSON. Pure: no sockets.
  */
 import { FRAME_HEADER, KIND_COMPACT } from "./frame.ts";
 import { REPLY_CODES, type ClientMsg, type ServerMsg } from "./messages.ts";
@@ -47,7 +48,7 @@ const U32_MAX = 0xffff_ffff;
 export function encodeCompactServer(msg: ServerMsg): Uint8Array | null {
   switch (msg.t) {
     case "msg": {
-      if (msg.seq !== undefined || msg.from.includes("\0")) return null;
+      if (msg.seq !== undefined || msg.from.includes("\0") || !wellFormed(msg.from, msg.text)) return null;
       const k = msg.kind === "direct" ? K_DIRECT : msg.kind === "broadcast" ? K_BROADCAST : null;
       if (k === null) return null;
       return framed(HEAD_MSG + k + msg.from + "\0" + msg.text);
@@ -64,6 +65,7 @@ export function encodeCompactServer(msg: ServerMsg): Uint8Array | null {
       return out;
     }
     case "presence":
+      if (!msg.user.isWellFormed()) return null;
       return framed(HEAD_PRESENCE + (msg.state === "in" ? "\x00" : "\x01") + msg.user);
     default:
       return null;
@@ -73,13 +75,13 @@ export function encodeCompactServer(msg: ServerMsg): Uint8Array | null {
 /** The compact form of a client message, or null when it has none. */
 export function encodeCompactClient(msg: ClientMsg): Uint8Array | null {
   if (msg.t === "message") {
-    if (!isU32(msg.id) || msg.to.includes("\0")) return null;
+    if (!isU32(msg.id) || msg.to.includes("\0") || !wellFormed(msg.to, msg.text)) return null;
     const out = framed(HEAD_MESSAGE + LEN + msg.to + "\0" + msg.text);
     putU32(out, 6, msg.id);
     return out;
   }
   if (msg.t === "broadcast") {
-    if (!isU32(msg.id)) return null;
+    if (!isU32(msg.id) || !msg.text.isWellFormed()) return null;
     const out = framed(HEAD_BROADCAST + LEN + msg.text);
     putU32(out, 6, msg.id);
     return out;
@@ -130,7 +132,10 @@ export function decodeCompactServer(body: Uint8Array): ServerMsg | string {
       if (both === null) return "compact msg: not valid UTF-8";
       const cut = both.indexOf("\0");
       if (cut < 0) return "compact msg: no end to the name";
-      return { t: "msg", from: both.slice(0, cut), text: both.slice(cut + 1), kind };
+      const from = both.slice(0, cut);
+      const t = both.slice(cut + 1);
+      if (from.length > MAX_FIELD_CHARS || t.length > MAX_FIELD_CHARS) return "compact msg: field too long";
+      return { t: "msg", from, text: t, kind };
     }
     case OP_REPLY: {
       if (n !== 6) return "compact reply: wrong length";
@@ -144,6 +149,7 @@ export function decodeCompactServer(body: Uint8Array): ServerMsg | string {
       if (state === undefined) return `compact presence: unknown state ${b[1]}`;
       const user = text(b, 2, n);
       if (user === null) return "compact presence: not valid UTF-8";
+      if (user.length > MAX_FIELD_CHARS) return "compact presence: field too long";
       return { t: "presence", user, state };
     }
     default:
@@ -185,6 +191,12 @@ function bareReply(r: Extract<ServerMsg, { t: "reply" }>): boolean {
     r.cert === undefined && r.size === undefined && r.hashes === undefined && r.maps === undefined && r.more === undefined
   );
 }
+
+/**
+ * Both strings survive UTF-8: a lone surrogate would come out as U+FFFD, not the
+ * message the JSON form (which escapes it) carries.
+ */
+const wellFormed = (a: string, b: string) => a.isWellFormed() && b.isWellFormed();
 
 const isU32 = (v: number) => Number.isInteger(v) && v >= 0 && v <= U32_MAX;
 
