@@ -8,10 +8,11 @@
  * after a v2 hello, or malformed is a protocol violation: error, then close.
  */
 import { afterEach, expect, test } from "bun:test";
+import { encodeCompactClient } from "../../src/protocol/compact.ts";
 import { KIND_COMPACT, KIND_JSON } from "../../src/protocol/frame.ts";
 import type { ClientMsg, ServerMsg } from "../../src/protocol/messages.ts";
 import { cleanup, startServer, type ServerProc } from "./harness.ts";
-import { closeAllRaw, compactFrame, RawConn } from "./rawconn.ts";
+import { closeAllRaw, compactFrame, HELLO, jsonFrame, RawConn } from "./rawconn.ts";
 
 afterEach(async () => {
   closeAllRaw();
@@ -113,7 +114,7 @@ test("mixed versions on one server: a v2 connection gets JSON for what a v3 one 
   allJson(luke);
 });
 
-test("a compact frame before hello, after a v2 or v1 hello, or after a v2 login: error protocol, closed; others are served", async () => {
+test("a compact frame before hello, after a v2 or v1 hello, or after a v2 login: error protocol, closed; right behind a hello v3 it is accepted; others are served", async () => {
   const srv = await startServer();
   const bystander = await RawConn.login(srv.port, "hans");
   const msg: ClientMsg = { t: "message", id: 1, to: "hans", text: "hi" };
@@ -131,6 +132,14 @@ test("a compact frame before hello, after a v2 or v1 hello, or after a v2 login:
   v2.sendCompact({ t: "broadcast", id: 2, text: "hi" });
   await expectViolation(srv, v2, "unexpected frame kind 3");
   allJson(v2);
+
+  // Right behind a hello v3, in the same write, a compact frame is already accepted:
+  // a message before login, not a violation.
+  const piped = await RawConn.open(srv.port);
+  piped.sendBytes(new Uint8Array([...jsonFrame(HELLO), ...encodeCompactClient(msg)!]));
+  expect(await piped.next()).toMatchObject({ t: "hello_ok", v: 3 });
+  expect(await piped.next()).toStrictEqual({ t: "error", code: "not_logged_in", detail: "log in first" });
+  expect(piped.closed).toBe(false);
 
   // Nothing of those reached hans; he is still served.
   await request(bystander, { t: "message", id: 3, to: "hans", text: "self" }, "compact", { code: "self" }, KIND_COMPACT);
