@@ -24,7 +24,8 @@
  *     op 3 presence   [u8 3][u8 state: 0 in, 1 out][user: rest]
  *
  * Anything else (an id over 2^32 − 1, an offline `msg` with its `seq`, a reply
- * with fields) goes as JSON. Pure: no sockets.
+ * with fields, a string with a lone UTF-16 surrogate, which UTF-8 cannot carry
+ * but JSON's \uXXXX escapes can) goes as JSON. Pure: no sockets.
  */
 import { ChunkFrame, FRAME_HEADER, KIND_COMPACT, type Frame } from "./frame.ts";
 import { REPLY_CODES, type ClientMsg, type ServerMsg } from "./messages.ts";
@@ -60,11 +61,12 @@ export function compactServerMax(msg: ServerMsg): number {
   switch (msg.t) {
     case "msg":
       if (msg.seq !== undefined || (msg.kind !== "direct" && msg.kind !== "broadcast") || msg.from.includes("\0")) return 0;
+      if (!wellFormed(msg.from, msg.text)) return 0;
       return FRAME_HEADER + 3 + 3 * (msg.from.length + msg.text.length);
     case "reply":
       return isU32(msg.id) && CODE_INDEX[msg.code] !== undefined && bareReply(msg) ? FRAME_HEADER + 6 : 0;
     case "presence":
-      return FRAME_HEADER + 2 + 3 * msg.user.length;
+      return msg.user.isWellFormed() ? FRAME_HEADER + 2 + 3 * msg.user.length : 0;
     default:
       return 0;
   }
@@ -105,13 +107,13 @@ export function fillCompactServer(msg: ServerMsg, out: Buffer, at: number): numb
 /** The compact form of a client message, or null when it has none. */
 export function encodeCompactClient(msg: ClientMsg): Uint8Array | null {
   if (msg.t === "message") {
-    if (!isU32(msg.id) || msg.to.includes("\0")) return null;
+    if (!isU32(msg.id) || msg.to.includes("\0") || !wellFormed(msg.to, msg.text)) return null;
     const out = framed(HEAD_MESSAGE + LEN + msg.to + "\0" + msg.text);
     putU32(out, 6, msg.id);
     return out;
   }
   if (msg.t === "broadcast") {
-    if (!isU32(msg.id)) return null;
+    if (!isU32(msg.id) || !msg.text.isWellFormed()) return null;
     const out = framed(HEAD_BROADCAST + LEN + msg.text);
     putU32(out, 6, msg.id);
     return out;
@@ -174,6 +176,7 @@ export function decodeCompactServer(bytes: Uint8Array, start = 0, end = bytes.by
       const from = names.get(b, start + 2, cut);
       const t = text(b, cut + 1, end);
       if (from === null || t === null) return "compact msg: not valid UTF-8";
+      if (from.length > MAX_FIELD_CHARS || t.length > MAX_FIELD_CHARS) return "compact msg: field too long";
       return { t: "msg", from, text: t, kind };
     }
     case OP_REPLY: {
@@ -188,6 +191,7 @@ export function decodeCompactServer(bytes: Uint8Array, start = 0, end = bytes.by
       if (state === undefined) return `compact presence: unknown state ${b[start + 1]}`;
       const user = text(b, start + 2, end);
       if (user === null) return "compact presence: not valid UTF-8";
+      if (user.length > MAX_FIELD_CHARS) return "compact presence: field too long";
       return { t: "presence", user, state };
     }
     default:
@@ -225,6 +229,12 @@ function bareReply(r: Extract<ServerMsg, { t: "reply" }>): boolean {
     r.cert === undefined && r.size === undefined && r.hashes === undefined && r.maps === undefined && r.more === undefined
   );
 }
+
+/**
+ * Both strings survive UTF-8: a lone surrogate would come out as U+FFFD, not the
+ * message the JSON form (which escapes it) carries.
+ */
+const wellFormed = (a: string, b: string) => a.isWellFormed() && b.isWellFormed();
 
 const isU32 = (v: number) => Number.isInteger(v) && v >= 0 && v <= U32_MAX;
 

@@ -2,15 +2,16 @@
  * Fuzzing the server's front door (fast-check): thousands of random, mutated and
  * valid-but-hostile frames over hundreds of connections, some logged in, some
  * not, closed in every way; then thousands of valid random commands on one
- * session, each of which must be answered. Afterwards the server is alive, never
+ * session, each of which must be answered; compact frames (protocol v3) among them. Afterwards the server is alive, never
  * logged an internal error, its RSS is bounded, and two real clients chat.
  */
 import { afterEach, expect, test } from "bun:test";
 import fc from "fast-check";
+import { encodeCompactClient } from "../../src/protocol/compact.ts";
 import { encodeFrame } from "../../src/protocol/frame.ts";
-import type { ServerMsg } from "../../src/protocol/messages.ts";
+import type { ClientMsg, ServerMsg } from "../../src/protocol/messages.ts";
 import { cleanup, loginClient, PASSWORDS, startServer } from "./harness.ts";
-import { closeAllRaw, header, HELLO, jsonFrame, RawConn, rssBytes } from "./rawconn.ts";
+import { closeAllRaw, compactFrame, header, HELLO, jsonFrame, RawConn, rssBytes } from "./rawconn.ts";
 
 afterEach(async () => {
   closeAllRaw();
@@ -81,7 +82,15 @@ const damaged = fc.tuple(anyMessage.map(jsonFrame), fc.nat(), fc.integer({ min: 
       return new Uint8Array(Buffer.concat([c, c]));
   }
 });
+/** A command in its compact form where it has one (version 3, HELLO's), else JSON. */
+const asCompact = (m: Record<string, unknown>) => encodeCompactClient(m as ClientMsg) ?? jsonFrame(m);
+/** Compact frames: valid commands, and bodies of random bytes after a plausible op. */
+const compactItem = fc.oneof(
+  command.map(asCompact),
+  fc.tuple(fc.integer({ min: 0, max: 3 }), fc.uint8Array({ maxLength: 64 })).map(([op, b]) => compactFrame([op, ...b])),
+);
 const frameItem = fc.oneof(
+  { weight: 2, arbitrary: compactItem },
   { weight: 5, arbitrary: anyMessage.map(jsonFrame) },
   { weight: 3, arbitrary: mutatedJson },
   { weight: 3, arbitrary: damaged },
@@ -142,7 +151,9 @@ test("random and mutated frames at the front door, then a storm of valid command
   let expected = 0;
   commands.forEach((m, i) => {
     if (m.t === "activity") return luke.send(m);
-    luke.send({ ...m, id: i });
+    // Every other request compact (the session said hello v3), when it has a compact form.
+    if (i % 2 === 0) luke.sendBytes(asCompact({ ...m, id: i }));
+    else luke.send({ ...m, id: i });
     expected++;
   });
   luke.send({ t: "whoelse", id: MARKER }); // a last request, to know all were answered

@@ -7,8 +7,9 @@
  *
  * Two kinds of far end:
  * - the server (`open`, `hello`, `login`): every message received is checked
- *   against the server → client schema and typed as a ServerMsg; frames up to
- *   MAX_SERVER_FRAME;
+ *   against the server → client schema and typed as a ServerMsg, whether it came as
+ *   JSON or (once hello_ok said version 3) as a compact frame — `kindOf` tells which;
+ *   frames up to MAX_SERVER_FRAME;
  * - a client's peer port (`openPeer`): any JSON message is taken as it is (the tests
  *   look at whatever arrives), a binary frame shows as `<binary kind N>`; frames up
  *   to MAX_PEER_FRAME.
@@ -21,10 +22,11 @@
  * next to the harness's cleanup).
  */
 import type { Socket } from "bun";
-import { decodeCompactServerFrame } from "../../src/protocol/compact.ts";
+import { COMPACT_VERSION, decodeCompactServer, encodeCompactClient } from "../../src/protocol/compact.ts";
 import { encodeFrame, type Frame, FrameDecoder, KIND_COMPACT, KIND_JSON } from "../../src/protocol/frame.ts";
 import {
   APP_NAME,
+  type ClientMsg,
   decodeServer,
   MAX_PEER_FRAME,
   MAX_SERVER_FRAME,
@@ -50,6 +52,11 @@ export function jsonFrame(value: unknown): Uint8Array {
   return encodeFrame(KIND_JSON, utf8.encode(JSON.stringify(value)));
 }
 
+/** A compact frame (kind 3) around any body (valid or not). */
+export function compactFrame(body: Uint8Array | number[]): Uint8Array {
+  return encodeFrame(KIND_COMPACT, Uint8Array.from(body));
+}
+
 /** A frame header announcing `len` bytes of (kind + body), with the kind byte. */
 export function header(len: number, kind = KIND_JSON): Uint8Array {
   const out = new Uint8Array(5);
@@ -66,14 +73,19 @@ export type RawMsg = { t: string; [k: string]: unknown };
 /** What `next()` can return besides a message. */
 export type Marker = { t: "<closed>" } | { t: "<undecodable>"; detail: string };
 
-/** How to read what one kind of far end sends. */
-type FarEnd<M> = { maxFrame: number; decode(f: Frame): M | string };
+/**
+ * How to read what one kind of far end sends; `compact`: the far end said hello_ok
+ * with version 3 or later, so compact frames are allowed from now on.
+ */
+type FarEnd<M> = { maxFrame: number; decode(f: Frame, compact: boolean): M | string };
 
-/** A connection that said hello with version 3 gets the hot messages as compact frames: read as the messages they stand for. */
 const SERVER: FarEnd<ServerMsg> = {
   maxFrame: MAX_SERVER_FRAME,
-  decode: (f) =>
-    f.kind === KIND_JSON ? decodeServer(f.body) : f.kind === KIND_COMPACT ? decodeCompactServerFrame(f) : `binary frame of kind ${f.kind} from the server`,
+  decode(f, compact) {
+    if (f.kind === KIND_JSON) return decodeServer(f.body);
+    if (f.kind !== KIND_COMPACT) return `binary frame of kind ${f.kind} from the server`;
+    return compact ? decodeCompactServer(f.body) : "compact frame from the server before hello_ok v3";
+  },
 };
 
 const PEER: FarEnd<RawMsg> = {
@@ -104,6 +116,10 @@ export class RawConn<M extends { t: string }> {
   private out: Uint8Array[] = [];
   /** Messages received so far (all of them, including ones consumed by next()). */
   readonly received: M[] = [];
+  /** The frame kind each received message came in. */
+  private readonly kinds = new WeakMap<M, number>();
+  /** The far end agreed on version 3 (hello_ok v ≥ 3): compact frames may come. */
+  private compact = false;
   /** Bytes received so far. */
   bytesIn = 0;
   /** Set once the link is closed (by either side) or the socket failed. */
@@ -139,25 +155,25 @@ export class RawConn<M extends { t: string }> {
     return RawConn.connect(PEER, port, host, id ? { key: id.key, cert: id.cert } : {});
   }
 
-  /** Open a server connection, say hello and wait for hello_ok. */
-  static async hello(port: number): Promise<RawConn<ServerMsg>> {
+  /** Open a server connection, say hello (in version `v`, default this build's) and wait for hello_ok. */
+  static async hello(port: number, v = PROTOCOL_VERSION): Promise<RawConn<ServerMsg>> {
     const c = await RawConn.open(port);
-    c.send(HELLO);
+    c.send({ ...HELLO, v });
     const m = await c.next();
     if (m.t !== "hello_ok") throw new Error(`expected hello_ok, got ${JSON.stringify(m)}`);
     return c;
   }
 
   /**
-   * Open, hello, log `user` in (with the shipped password unless `pass` is given,
-   * `peerPort` if given, and a peerCert); throws unless the login is `ok`.
+   * Open, hello (in version `v` if given), log `user` in (with the shipped password
+   * unless `pass` is given, `peerPort` if given, and a peerCert); throws unless the login is `ok`.
    */
   static async login(
     port: number,
     user: string,
-    opts: { pass?: string; peerPort?: number; peerCert?: string | null } = {},
+    opts: { pass?: string; peerPort?: number; peerCert?: string | null; v?: number } = {},
   ): Promise<RawConn<ServerMsg>> {
-    const c = await RawConn.hello(port);
+    const c = await RawConn.hello(port, opts.v);
     const peer = opts.peerPort === undefined ? {} : { peerPort: opts.peerPort };
     // Its peer certificate, as a client gives it (rawPeerIdentity's unless told otherwise; null: none).
     const cert = opts.peerCert === undefined ? (await rawPeerIdentity()).fingerprint : opts.peerCert;
@@ -213,6 +229,18 @@ export class RawConn<M extends { t: string }> {
   /** Send one value as a JSON frame (valid or not as a message). */
   send(value: unknown): void {
     this.sendBytes(jsonFrame(value));
+  }
+
+  /** Send a client message as a compact frame; throws if it has none (compact.ts). */
+  sendCompact(msg: ClientMsg): void {
+    const bytes = encodeCompactClient(msg);
+    if (bytes === null) throw new Error(`no compact form for ${JSON.stringify(msg)}`);
+    this.sendBytes(bytes);
+  }
+
+  /** The kind of the frame a received message came in (KIND_JSON or KIND_COMPACT). */
+  kindOf(m: M): number | undefined {
+    return this.kinds.get(m);
   }
 
   /** Bytes not yet taken by the kernel. */
@@ -295,11 +323,13 @@ export class RawConn<M extends { t: string }> {
     this.bytesIn += chunk.byteLength;
     try {
       for (const f of this.decoder.push(chunk)) {
-        const m = this.far.decode(f);
+        const m = this.far.decode(f, this.compact);
         if (typeof m === "string") {
           this.inbox.push({ t: "<undecodable>", detail: m });
           continue;
         }
+        if (m.t === "hello_ok") this.compact = Number((m as { v?: unknown }).v) >= COMPACT_VERSION;
+        this.kinds.set(m, f.kind);
         this.received.push(m);
         this.inbox.push(m);
       }
