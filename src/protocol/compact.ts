@@ -202,11 +202,13 @@ export function decodeCompactServer(bytes: Uint8Array, start = 0, end = bytes.by
 // ---- bytes ----
 
 /*
- * Encoding: the frame is written as one string of its header characters, fields
- * and texts, encoded to UTF-8 in one call; then its length bytes are filled in.
- * The header's characters are all under 0x80, so each is one byte where it was
- * put; an id is written as 4 placeholder characters and filled in after too. (Measured: a Buffer sized first and written field by field cost more than
- * JSON.stringify; one encode of a joined string costs a fraction.)
+ * A client's frames are written as one string of header characters, fields and
+ * texts, encoded to UTF-8 in one call, then their length and id bytes are filled
+ * in (the header's characters are under 0x80, one byte each where they were put).
+ * A server's are written by fillCompactServer, straight into a link's held bytes.
+ * (Measured: a Buffer sized first and written field by field through Buffer.write
+ * cost more than JSON.stringify; one encode of a joined string a fraction, and
+ * utf8Write into bytes already there less again.)
  */
 const LEN = "\0\0\0\0";
 const HEAD_MESSAGE = LEN + "\x03\x01";
