@@ -118,6 +118,7 @@ export function goals(results: Results): Goal[] {
   zero("broadcast lost = 0", m("broadcast", "server", "lost"));
   check("login storm ≥ 0.5× null relay", m("storm", "server", "logins/s"), m("storm", "null-relay", "logins/s"), 0.5, "ge");
   tlsGoals(results, check, zero);
+  for (const t of ["plain", "tls"] as const) anchorGoals(results, t, check, out);
   check("client startup ≤ 1.3× hello-world", m("startup", "server", "client --version ms"), m("startup", "server", "hello-world ms"), 1.3, "le");
   check(
     "client startup ≤ 1.3× hello-world + readline (like for like)",
@@ -144,6 +145,37 @@ function tlsGoals(results: Results, check: Check, zero: (goal: string, v: number
   if (mid) check(`TLS: idle ${mid} ≤ 1.5× ngIRCd-TLS`, m("idle", "server+tls", mid), m("idle", "ngircd+tls", mid), 1.5, "le");
   check("TLS: login storm ≥ 1.0× ngIRCd-TLS", m("storm", "server+tls", "logins/s"), m("storm", "ngircd+tls", "logins/s"), 1.0, "ge");
   check("TLS: direct msgs/s ≥ 0.7× ./server's plain TCP", m("direct", "server+tls", "msgs/s"), m("direct", "server", "msgs/s"), 0.7, "ge");
+}
+
+/**
+ * The performance issue's goals, on one transport: InspIRCd as the anchor for a
+ * direct message, the null relay for a login (in every run, not only the median),
+ * ngIRCd for idle memory at the largest count.
+ */
+function anchorGoals(results: Results, t: Transport, check: Check, out: Goal[]): void {
+  const col = (c: string) => columnOf(c, t);
+  if (!results.direct?.[col("server")] && !results.storm?.[col("server")] && !results.idle?.[col("server")]) return;
+  const m = (s: string, c: string, f: string) => medianOf(results, s, col(c), f);
+  const on = t === "tls" ? " (TLS)" : " (plain)";
+  check(`direct msgs/s ≥ 1.0× InspIRCd${on}`, m("direct", "server", "msgs/s"), m("direct", "inspircd", "msgs/s"), 1.0, "ge");
+  check(`direct p99 ≤ InspIRCd's${on}`, m("direct", "server", "p99 ms"), m("direct", "inspircd", "p99 ms"), 1.0, "le");
+  check(`direct server µs/msg ≤ InspIRCd's${on}`, m("direct", "server", "server µs/msg"), m("direct", "inspircd", "server µs/msg"), 1.0, "le");
+  check(`storm server µs/login ≤ 2× null relay's${on}`, m("storm", "server", "server µs/login"), m("storm", "null-relay", "server µs/login"), 2.0, "le");
+  const ours = results.storm?.[col("server")] ?? [];
+  const relay = results.storm?.[col("null-relay")] ?? [];
+  const ratios = ours.map((r, i) => {
+    const b = relay[i];
+    return r && typeof r === "object" && b && typeof b === "object" ? r["logins/s"]! / b["logins/s"]! : NaN;
+  });
+  const known = ratios.length > 0 && ratios.every(Number.isFinite);
+  out.push({
+    goal: `login storm ≥ 0.6× null relay in every run${on}`,
+    value: known ? ratios.map((r) => `${r.toFixed(2)}×`).join(", ") : "baseline missing",
+    ok: known ? ratios.every((r) => r >= 0.6) : null,
+  });
+  const idleN = Object.keys(Object.values(results.idle?.[col("server")] ?? [])[0] ?? {}).filter((k) => k.startsWith("KiB/conn @"));
+  const top = idleN.sort((a, b) => Number(a.split("@")[1]) - Number(b.split("@")[1]))[idleN.length - 1];
+  if (top) check(`idle ${top} ≤ ngIRCd's${on}`, m("idle", "server", top), m("idle", "ngircd", top), 1.0, "le");
 }
 
 export function goalsText(gs: Goal[]): string {
