@@ -78,7 +78,7 @@ function sendRows(hub: HubContext, s: Session, rows: QueuedMessage[], limit: num
   hub.out.whenDrained(s.sid, () => sendBatch(hub, s));
 }
 
-/** `ack {upTo}` from a version 2 session: delete what it has shown, never beyond what it was sent. */
+/** `ack {upTo}` from a session of version 2 or later: delete what it has shown, never beyond what it was sent. */
 export function acknowledge(hub: HubContext, s: Session, upTo: number): void {
   if (s.v === 1) {
     hub.log.debug(`session ${s.sid}: ack from a version 1 session ignored`);

@@ -62,11 +62,11 @@ export type Session = {
   replies?: OrderedReplies;
   /** The directory entry of this session once logged in. */
   info?: SessionInfo;
-  /** Protocol version from `hello`: 1 = offline messages leave the store when handed over, 2 = when acknowledged. */
+  /** Protocol version from `hello`: 1 = offline messages leave the store when handed over, 2 and 3 = when acknowledged (3 adds compact frames, server.ts). */
   v?: number;
   /** Highest mailbox seq handed to this session's link (0: none). */
   sentSeq?: number;
-  /** Highest seq this session acknowledged (v2). */
+  /** Highest seq this session acknowledged (version 2 and later). */
   ackedSeq?: number;
   /** Rows to read for the next backlog batch (delivery.ts sizes it from the last one). */
   batchRows?: number;
