@@ -259,18 +259,12 @@ export class Hub implements HubContext {
   private announce(user: string, state: "in" | "out"): void {
     // In a cluster every server (this one too) shows it when the event comes back.
     if (this.router) return background(this, `presence of ${user}`, () => announce(this, user, state));
+    // Only the exceptions are listed, not the recipients (notice-batch.ts).
+    const to = (blocked: ReadonlySet<string> | undefined) =>
+      this.notices.announce({ t: "presence", user, state }, this.presence.sessionsOf(user, blocked));
     const blocked = this.store.blocks.blockedBy(user);
-    if (!isPromise(blocked)) return this.announceTo(user, state, blocked);
-    blocked.then(
-      (b) => this.announceTo(user, state, b),
-      (e) => this.log.debug(`presence of ${user} not announced: ${(e as Error).message}`),
-    );
-  }
-
-  private announceTo(user: string, state: "in" | "out", blocked: ReadonlySet<string> | undefined): void {
-    // Everyone online but `user` and those it blocks: only the exceptions are listed,
-    // not the recipients (a list of everyone per login was a fifth of a login storm's CPU).
-    this.notices.announce({ t: "presence", user, state }, this.presence.sessionsOf(user, blocked));
+    if (!isPromise(blocked)) return to(blocked);
+    blocked.then(to, (e) => this.log.debug(`presence of ${user} not announced: ${(e as Error).message}`));
   }
 
   /**
