@@ -18,6 +18,13 @@ export interface Outbox {
   send(sid: number, msg: ServerMsg): void;
   /** Same message to many sessions (encoded once). */
   sendMany(sids: number[], msg: ServerMsg): void;
+  /**
+   * list[from] … list[to - 1], in order, to one session: a run of a window's
+   * notices (notice-batch.ts). Many sessions get runs of the same list, which
+   * only grows between calls (a new window is a new list): encoded once, each run
+   * is a slice of the same bytes.
+   */
+  sendRun(sid: number, list: readonly ServerMsg[], from: number, to: number): void;
   /** Close the session's link after what was sent so far is flushed. */
   close(sid: number): void;
   /**
@@ -27,6 +34,12 @@ export interface Outbox {
    * backlog (delivery.ts).
    */
   whenDrained(sid: number, fn: () => void): void;
+}
+
+/** Presence notices, sent in batches (notice-batch.ts). */
+export interface Notices {
+  /** `msg` for every session logged in here but those in `except`. */
+  announce(msg: ServerMsg, except: Iterable<number>): void;
 }
 
 export type HubConfig = {
@@ -113,6 +126,8 @@ export interface HubContext {
   readonly clock: Clock;
   readonly cfg: HubConfig;
   readonly out: Outbox;
+  /** Presence notices, batched per window; `out` goes through it (notice-batch.ts). */
+  readonly notices: Notices;
   readonly log: Logger;
   /** This server's id in the directory ("" alone). */
   readonly node: string;

@@ -16,6 +16,7 @@ import { block, broadcast, message, sentWithoutWaiting, unblock, whoelse, whoels
 import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
 import { isPromise, type MaybePromise } from "./maybe.ts";
 import { memoryState } from "./memory-state.ts";
+import { NoticeBatch } from "./notice-batch.ts";
 import { Presence } from "./presence.ts";
 import { announce, background, insist } from "./routed.ts";
 import { CachedBlocks } from "./cached-blocks.ts";
@@ -49,13 +50,16 @@ export class Hub implements HubContext {
   private readonly cachedBlocks?: CachedBlocks;
   /** A cluster: who is logged in on the other servers (online-map.ts). */
   readonly elsewhere?: OnlineMap;
+  /** Presence notices, batched per window (notice-batch.ts); every send goes through it. */
+  readonly notices: NoticeBatch;
+  readonly out: Outbox;
 
   constructor(
     users: Map<string, string>,
     store: Store,
     readonly clock: Clock,
     readonly cfg: HubConfig,
-    readonly out: Outbox,
+    out: Outbox,
     readonly log: Logger,
     /** Lockout, directory, peer tokens, files: in memory unless given (Redis, for a cluster). */
     shared: SharedState = memoryState(clock, cfg.blockMs),
@@ -64,6 +68,8 @@ export class Hub implements HubContext {
     /** The other servers of a cluster (absent alone). */
     readonly router?: Router,
   ) {
+    this.notices = new NoticeBatch(out, clock);
+    this.out = this.notices;
     this.accounts = new Accounts(users, clock, cfg.blockMs, cfg.verifyPassword, shared.lockout);
     if (router) {
       this.cachedBlocks = new CachedBlocks(store.blocks);
@@ -229,6 +235,7 @@ export class Hub implements HubContext {
     s.user = user;
     s.info = info;
     this.presence.login(user, { sid: s.sid, since: info.since, host: s.host, peerPort: info.peerPort });
+    this.notices.join(s.sid);
     this.log.debug(`session ${s.sid}: ${user} logged in from ${s.host}`);
     this.out.send(s.sid, { t: "login_result", code: "ok", user });
     startDelivery(this, s);
@@ -252,25 +259,12 @@ export class Hub implements HubContext {
   private announce(user: string, state: "in" | "out"): void {
     // In a cluster every server (this one too) shows it when the event comes back.
     if (this.router) return background(this, `presence of ${user}`, () => announce(this, user, state));
+    // Only the exceptions are listed, not the recipients (notice-batch.ts).
+    const to = (blocked: ReadonlySet<string> | undefined) =>
+      this.notices.announce({ t: "presence", user, state }, this.presence.sessionsOf(user, blocked));
     const blocked = this.store.blocks.blockedBy(user);
-    if (!isPromise(blocked)) return this.announceTo(user, state, blocked);
-    blocked.then(
-      (b) => this.announceTo(user, state, b),
-      (e) => this.log.debug(`presence of ${user} not announced: ${(e as Error).message}`),
-    );
-  }
-
-  private announceTo(user: string, state: "in" | "out", blocked: ReadonlySet<string> | undefined): void {
-    const to: number[] = [];
-    if (blocked && blocked.size > 0) {
-      for (const [u, o] of this.presence.entries()) if (u !== user && !blocked.has(u)) to.push(o.sid);
-    } else {
-      // Blocks nobody (the common case): everyone online but `user` — no check per user,
-      // which was a fifth of a login storm's CPU (profiled).
-      const self = this.presence.get(user)?.sid;
-      for (const o of this.presence.values()) if (o.sid !== self) to.push(o.sid);
-    }
-    this.out.sendMany(to, { t: "presence", user, state });
+    if (!isPromise(blocked)) return to(blocked);
+    blocked.then(to, (e) => this.log.debug(`presence of ${user} not announced: ${(e as Error).message}`));
   }
 
   /**
@@ -304,6 +298,7 @@ export class Hub implements HubContext {
     s.timer?.cancel();
     const user = s.user;
     this.presence.logout(user);
+    this.notices.leave(s.sid);
     this.unprepare(user);
     insist(this, `logout of ${user}`, () => this.directory.release(user, s.info!, this.clock.now()));
     insist(this, `files of ${user}`, () => this.files.dropUser(user));

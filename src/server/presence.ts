@@ -28,6 +28,18 @@ export class Presence {
     return this.online.size;
   }
 
+  /** The sessions of `user` and of `others` that are logged in here. */
+  sessionsOf(user: string, others?: Iterable<string>): number[] {
+    const sids: number[] = [];
+    const o = this.online.get(user);
+    if (o) sids.push(o.sid);
+    if (others) for (const u of others) {
+      const p = this.online.get(u);
+      if (p) sids.push(p.sid);
+    }
+    return sids;
+  }
+
   login(user: string, info: Online): void {
     this.online.set(user, info);
   }

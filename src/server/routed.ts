@@ -25,8 +25,8 @@ export function routedIn(hub: HubContext, e: Record<string, unknown>): void {
       if (typeof ev.user === "string" && (ev.state === "in" || ev.state === "out") && Array.isArray(ev.hide)) {
         // Without `node` (not expected from this version) it is still shown, just not mapped.
         if (typeof ev.node === "string") mapPresence(hub, ev);
-        const hide = new Set(ev.hide);
-        return showAll(hub, (u) => u !== ev.user && !hide.has(u), { t: "presence", user: ev.user, state: ev.state });
+        // To everyone here but `user` and those it hides from, with this window's notices.
+        return hub.notices.announce({ t: "presence", user: ev.user, state: ev.state }, hub.presence.sessionsOf(ev.user, ev.hide));
       }
       break;
     case "blocks":

@@ -12,6 +12,7 @@ import { splitReply } from "../protocol/listing.ts";
 import { Link, listenLinks, TLS_HANDSHAKE_MS, type LinkTls } from "../net/link.ts";
 import { Admission, type AdmissionLimits } from "./admission.ts";
 import { Hub, type HubConfig, type Outbox } from "./hub.ts";
+import { NoticeBytes } from "./notice-bytes.ts";
 import type { Router } from "./hub-context.ts";
 import type { SharedState } from "./state.ts";
 import type { Store } from "./store.ts";
@@ -67,6 +68,8 @@ export class ChatServer {
   readonly hub: Hub;
   private listener: TCPSocketListener<any> | null = null;
   private readonly admission: Admission;
+  /** The current window's presence notices, encoded (notice-bytes.ts). */
+  private notices: NoticeBytes | undefined;
 
   constructor(private readonly opts: ServerOptions) {
     this.admission = new Admission(opts.admission);
@@ -92,9 +95,6 @@ export class ChatServer {
         if (sids.length === 0) return;
         // Encoded once per form (JSON, compact), shared by every recipient of that form.
         const forms = new Forms(msg);
-        // Presence notices may wait a few ms to share a write with the next ones
-        // (a login storm), in order with everything else on each link.
-        const lazy = msg.t === "presence";
         for (const sid of sids) {
           const conn = this.conns.get(sid);
           if (!conn) continue;
@@ -103,9 +103,15 @@ export class ChatServer {
             opts.log.debug(`session ${sid}: ${msg.t} of ${bytes.byteLength} bytes does not fit a frame, not sent`);
             continue;
           }
-          if (lazy) conn.link.sendLazy(bytes);
-          else conn.link.send(bytes);
+          conn.link.send(bytes);
         }
+      },
+      sendRun: (sid, list, from, to) => {
+        const conn = this.conns.get(sid);
+        if (!conn) return;
+        if (this.notices?.list !== list) this.notices = new NoticeBytes(list, opts.log);
+        const bytes = this.notices.slice(conn.compact, from, to);
+        if (bytes.byteLength > 0) conn.link.send(bytes);
       },
       close: (sid) => this.conns.get(sid)?.link.end(),
       // Paces the offline backlog (delivery.ts): batches follow each other until

@@ -43,6 +43,7 @@ class Node {
   private id = 1;
   constructor(clock: ManualClock, store: Store, shared: SharedState, name: string, router?: Router) {
     this.hub = new Hub(new Map(USERS), store, clock, { ...CFG, maxMailbox: 10 }, this.out, silentLogger, shared, name, router);
+    this.out.settle = () => this.hub.notices.flush();
   }
   async login(user: string, pass = PASS.get(user)!): Promise<{ sid: number; got: ServerMsg[] }> {
     const sid = this.sid++;

@@ -1,6 +1,7 @@
 /** The hub (src/server/hub.ts): who is online (whoelse, whoelsesince and its window) and the logged in / logged out announcements, each with blocking applied. */
 import { describe, expect, test } from "bun:test";
-import { CFG, checkedBenches, pres, result } from "./hubkit.ts";
+import { NOTICE_WINDOW_MS } from "../../src/server/notice-batch.ts";
+import { CFG, checkedBenches, PASS, pres, result } from "./hubkit.ts";
 
 const bench = checkedBenches();
 
@@ -156,6 +157,33 @@ describe("presence", () => {
     expect(b.out.take(h)).toEqual([pres("yoda", "in")]);
     b.hub.disconnect(y);
     expect(b.out.take(h)).toEqual([pres("yoda", "out")]);
+  });
+
+  test("a window's notices go out at its end, one run per user, each user's as if sent one by one", () => {
+    const b = bench();
+    b.store.blocks.add("vader", "hans");
+    const h = b.online("hans");
+    const [y, l, v] = [b.greeted(), b.greeted(), b.greeted()];
+    const runs = b.out.runs;
+    // Read nothing until the window ends (reading would end it: hubkit's settle).
+    b.hub.receive(y, { t: "login", user: "yoda", pass: PASS.get("yoda")! });
+    b.hub.receive(l, { t: "login", user: "luke", pass: PASS.get("luke")! });
+    b.online("r2d2"); // read: the window ends here (twice: before and after r2d2's login)
+    const after = b.out.runs;
+    expect(after).toBeGreaterThan(runs);
+    b.hub.receive(v, { t: "login", user: "vader", pass: PASS.get("vader")! });
+    // Yoda is sent what it has pending (vader's login) before its bye: one run now.
+    b.hub.receive(y, { t: "logout", id: 2 });
+    b.clock.advance(NOTICE_WINDOW_MS - 1);
+    expect(b.out.runs).toBe(after + 1);
+    b.clock.advance(1);
+    // The rest at the window's end, one run each: hans (yoda's logout; vader blocks hans),
+    // luke and r2d2 (vader's login, yoda's logout), vader (yoda's logout).
+    expect(b.out.runs).toBe(after + 5);
+    expect(b.out.take(h)).toEqual([pres("yoda", "in"), pres("luke", "in"), pres("r2d2", "in"), pres("yoda", "out")]);
+    expect(b.out.take(y)).toEqual([result("ok", "yoda"), pres("luke", "in"), pres("r2d2", "in"), pres("vader", "in"), { t: "reply", id: 2, code: "bye" }]);
+    expect(b.out.take(l)).toEqual([result("ok", "luke"), pres("r2d2", "in"), pres("vader", "in"), pres("yoda", "out")]);
+    expect(b.out.take(v)).toEqual([result("ok", "vader"), pres("yoda", "out")]);
   });
 
   test("failed logins announce nothing", () => {

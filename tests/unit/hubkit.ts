@@ -42,6 +42,20 @@ export class FakeOutbox implements Outbox {
   sendMany(sids: number[], msg: ServerMsg): void {
     for (const sid of sids) this.send(sid, msg);
   }
+  sendRun(sid: number, list: readonly ServerMsg[], from: number, to: number): void {
+    // The batcher never sends an empty run; a run is one send of the server's.
+    expect(from).toBeLessThan(to);
+    this.runs++;
+    for (let i = from; i < to; i++) this.send(sid, list[i]!);
+  }
+  /** How many runs of notices were sent (to all sessions). */
+  runs = 0;
+  /**
+   * Called before anything is read: a hub's bench ends the presence notice window
+   * here (hub.notices.flush()), so tests read what a session has been sent once the
+   * notices announced so far went out (the window itself: notice-batch.test.ts).
+   */
+  settle: () => void = () => {};
   close(sid: number): void {
     this.closed.add(sid);
   }
@@ -64,16 +78,19 @@ export class FakeOutbox implements Outbox {
   }
   /** What `sid` was sent since the last take, and forget it. */
   take(sid: number): ServerMsg[] {
+    this.settle();
     const box = this.boxes.get(sid) ?? [];
     this.boxes.delete(sid);
     return box;
   }
   /** What `sid` was sent from position `from` of its outbox on, and forget just that. */
   takeFrom(sid: number, from: number): ServerMsg[] {
+    this.settle();
     return this.boxes.get(sid)?.splice(from) ?? [];
   }
   /** What `sid` was sent since the last take, without forgetting it. */
   peek(sid: number): ServerMsg[] {
+    this.settle();
     return [...(this.boxes.get(sid) ?? [])];
   }
 }
@@ -90,6 +107,7 @@ export class Bench {
   constructor(cfg: Partial<HubConfig> = {}) {
     this.cfg = { ...CFG, ...cfg };
     this.hub = new Hub(new Map(USERS), this.store, this.clock, this.cfg, this.out, silentLogger);
+    this.out.settle = () => this.hub.notices.flush();
   }
 
   /** A new connection; returns its sid. */
