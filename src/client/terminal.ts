@@ -16,11 +16,13 @@
 import * as readline from "node:readline";
 import kleur from "kleur";
 import { systemClock, type Clock } from "../common/clock.ts";
+import { onExitFlush } from "./exit.ts";
 import { stripControls } from "../common/sanitize.ts";
 import type { ProgressOutput, Style } from "./output.ts";
 import { paint } from "./paint.ts";
 import { T } from "./texts.ts";
 import { Throttle } from "./throttle.ts";
+import { TurnWriter } from "./turn-writer.ts";
 
 export type { Style } from "./output.ts";
 export { exitAfterFlush } from "./exit.ts";
@@ -71,6 +73,8 @@ export class Terminal implements ProgressOutput {
   private armed = false;
   /** TTY: the terminal went away (hangup): nothing more is drawn on it. */
   private gone = false;
+  /** Pipe: what is printed goes out once per turn (one write for the messages of one read). */
+  private readonly piped = new TurnWriter(this.out);
 
   constructor(opts: TerminalOptions) {
     this.color = opts.color && !!process.stdout.isTTY && process.env.TERM !== "dumb";
@@ -85,6 +89,7 @@ export class Terminal implements ProgressOutput {
       prompt: COMMAND_PROMPT,
       completer: opts.complete,
     });
+    onExitFlush(this.piped.flush);
     this.rl.on("line", (l) => {
       // At hangup readline hands over the half-typed line as if Enter was pressed: drop it.
       if (this.gone) return;
@@ -121,7 +126,7 @@ export class Terminal implements ProgressOutput {
   nextLine(prompt = COMMAND_PROMPT): Promise<string | null> {
     if (!this.isTTY) {
       // Login prompts are shown on a pipe too, as whole lines so output stays line-based.
-      if (prompt !== COMMAND_PROMPT) this.out.write(prompt.trimEnd() + "\n");
+      if (prompt !== COMMAND_PROMPT) this.piped.write(prompt.trimEnd() + "\n");
       if (this.queued.length) return Promise.resolve(this.queued.shift()!);
       if (this.closed) return Promise.resolve(null);
       return new Promise((r) => (this.waiter = r));
@@ -149,7 +154,8 @@ export class Terminal implements ProgressOutput {
 
   /** Print one event above the line being typed, then redraw that line. */
   print(text: string, style: Style = "plain"): void {
-    this.emit([this.paint(text, style)]);
+    if (this.isTTY) this.emit([this.paint(text, style)]);
+    else this.piped.write(this.paint(text, style) + "\n");
   }
 
   printLines(lines: string[], style: Style = "plain"): void {
@@ -214,10 +220,7 @@ export class Terminal implements ProgressOutput {
 
   private emit(lines: string[]): void {
     const text = lines.map((l) => l + "\n").join("");
-    if (!this.isTTY) {
-      this.out.write(text);
-      return;
-    }
+    if (!this.isTTY) return this.piped.write(text);
     this.draw(() => {
       if (!this.inputShown) {
         this.out.write(text);
