@@ -112,7 +112,7 @@ async function oneRun(bin: string, srv: Running, tls: boolean, o: Options, dir: 
   const home = mkdtempSync(join(dir, "home-"));
   const program =
     bin === SOURCE
-      ? [process.execPath, ...(o.profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${o.profileDir}`] : []), join(ROOT, "src/client/main.ts")]
+      ? [process.execPath, ...(o.profileDir ? ["--cpu-prof", "--cpu-prof-md", "--cpu-prof-interval=250", `--cpu-prof-dir=${o.profileDir}`] : []), join(ROOT, "src/client/main.ts")]
       : [bin];
   const proc = spawnTracked([...program, "127.0.0.1", String(srv.port), ...(tls ? [] : ["--no-tls"])], {
     cwd: home,

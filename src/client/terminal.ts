@@ -11,7 +11,8 @@
  * then the prompt and the half-typed line (which may wrap over several rows).
  * Every output goes above it: erase the input area, write the output, draw the
  * input area again through readline's own refresh, so the typed text and the
- * cursor position survive any number of incoming messages. See docs/terminal.md.
+ * cursor position survive any number of incoming messages; the lines printed in
+ * one turn are shown together (TurnWriter). See docs/terminal.md.
  */
 import * as readline from "node:readline";
 import kleur from "kleur";
@@ -73,8 +74,8 @@ export class Terminal implements ProgressOutput {
   private armed = false;
   /** TTY: the terminal went away (hangup): nothing more is drawn on it. */
   private gone = false;
-  /** Pipe: what is printed goes out once per turn (one write for the messages of one read). */
-  private readonly piped = new TurnWriter(this.out);
+  /** What is printed goes out once per turn (the messages of one read: one write, one redraw). */
+  private readonly lines = new TurnWriter(this.isTTY ? (text) => this.showAbove(text) : (text) => this.out.write(text));
 
   constructor(opts: TerminalOptions) {
     this.color = opts.color && !!process.stdout.isTTY && process.env.TERM !== "dumb";
@@ -89,7 +90,7 @@ export class Terminal implements ProgressOutput {
       prompt: COMMAND_PROMPT,
       completer: opts.complete,
     });
-    onExitFlush(this.piped.flush);
+    onExitFlush(this.lines.flush);
     this.rl.on("line", (l) => {
       // At hangup readline hands over the half-typed line as if Enter was pressed: drop it.
       if (this.gone) return;
@@ -126,7 +127,7 @@ export class Terminal implements ProgressOutput {
   nextLine(prompt = COMMAND_PROMPT): Promise<string | null> {
     if (!this.isTTY) {
       // Login prompts are shown on a pipe too, as whole lines so output stays line-based.
-      if (prompt !== COMMAND_PROMPT) this.piped.write(prompt.trimEnd() + "\n");
+      if (prompt !== COMMAND_PROMPT) this.lines.write(prompt.trimEnd() + "\n");
       if (this.queued.length) return Promise.resolve(this.queued.shift()!);
       if (this.closed) return Promise.resolve(null);
       return new Promise((r) => (this.waiter = r));
@@ -154,12 +155,11 @@ export class Terminal implements ProgressOutput {
 
   /** Print one event above the line being typed, then redraw that line. */
   print(text: string, style: Style = "plain"): void {
-    if (this.isTTY) this.emit([this.paint(text, style)]);
-    else this.piped.write(this.paint(text, style) + "\n");
+    this.lines.write(this.paint(text, style) + "\n");
   }
 
   printLines(lines: string[], style: Style = "plain"): void {
-    if (lines.length) this.emit(lines.map((l) => this.paint(l, style)));
+    for (const l of lines) this.print(l, style);
   }
 
   /**
@@ -208,8 +208,9 @@ export class Terminal implements ProgressOutput {
     return this.rl as unknown as RlInternals;
   }
 
-  /** Run terminal drawing; if the terminal is gone (writes fail), stop drawing. */
+  /** Run terminal drawing (after the lines printed so far); if the terminal is gone (writes fail), stop drawing. */
   private draw(fn: () => void): void {
+    this.lines.flush();
     if (this.gone) return;
     try {
       fn();
@@ -218,9 +219,8 @@ export class Terminal implements ProgressOutput {
     }
   }
 
-  private emit(lines: string[]): void {
-    const text = lines.map((l) => l + "\n").join("");
-    if (!this.isTTY) return this.piped.write(text);
+  /** TTY: lines above the input area, which is then drawn again. */
+  private showAbove(text: string): void {
     this.draw(() => {
       if (!this.inputShown) {
         this.out.write(text);

@@ -1,21 +1,18 @@
 /**
- * Output to a pipe, written once per turn: the lines printed while one piece of
- * work runs (say, the messages of one read from the server) are joined and go out
- * in one write when it is done (a microtask), not one write each. Measured with
- * bench/client-receive.ts: a write to stdout per message was 39% of the client's
- * time receiving messages.
+ * Output written once per turn: the lines printed while one piece of work runs
+ * (say, the messages of one read from the server) are joined and go out together
+ * when it is done (a microtask), not one by one. On a pipe that is one write
+ * instead of one per line; on a terminal one erase and redraw of the input area
+ * instead of one per line. Measured with bench/client-receive.ts: a write to
+ * stdout per message was 39% of the client's time receiving messages on a pipe.
  *
- * Order is kept: everything written goes through here, in order; flush() writes
- * out what is held at once (before leaving the process).
+ * Order is kept: whatever else draws must flush() first, and flush() runs before
+ * leaving the process.
  */
-export interface Sink {
-  write(text: string): unknown;
-}
-
 export class TurnWriter {
   private held = "";
 
-  constructor(private readonly out: Sink) {}
+  constructor(private readonly out: (text: string) => void) {}
 
   write(text: string): void {
     if (text === "") return;
@@ -25,8 +22,9 @@ export class TurnWriter {
 
   /** Write out what is held now (an arrow: handed to queueMicrotask and to exit). */
   readonly flush = (): void => {
+    if (this.held === "") return;
     const text = this.held;
-    this.held = "";
-    if (text !== "") this.out.write(text);
+    this.held = ""; // before out(): out may draw, and drawing flushes first
+    this.out(text);
   };
 }

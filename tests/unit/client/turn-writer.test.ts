@@ -3,7 +3,7 @@ import { TurnWriter } from "../../../src/client/turn-writer.ts";
 
 function sink() {
   const writes: string[] = [];
-  return { writes, out: { write: (t: string) => writes.push(t) } };
+  return { writes, out: (t: string) => void writes.push(t) };
 }
 
 describe("TurnWriter: what is written in one turn goes out in one write", () => {
@@ -37,6 +37,18 @@ describe("TurnWriter: what is written in one turn goes out in one write", () => 
     await Promise.resolve();
     w.flush();
     expect(writes).toEqual(["Goodbye\n"]);
+  });
+
+  test("output that flushes again (drawing flushes first) writes each text once", async () => {
+    const writes: string[] = [];
+    const w: TurnWriter = new TurnWriter((t) => {
+      w.flush();
+      writes.push(t);
+    });
+    w.write("x\n");
+    w.flush();
+    await Promise.resolve();
+    expect(writes).toEqual(["x\n"]);
   });
 
   test("nothing written: no write at all", async () => {
