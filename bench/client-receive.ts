@@ -57,30 +57,50 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-/** Counts a child's stdout lines as they arrive; wakes a waiter at a line count or at a wanted line. */
+/**
+ * Counts a child's stdout lines as they arrive; wakes a waiter at a line count or at
+ * a wanted line. Until countOnly() (the login) lines are decoded and kept; after it
+ * they are counted on the bytes (a newline byte each), so this reader costs little
+ * and keeps up.
+ */
 class LineCounter {
   count = 0;
   done = false;
   private tail = "";
+  private textMode = true;
+  private readonly seen = new Set<string>();
   private want: { n?: number; line?: string; wake: () => void } | null = null;
 
   constructor(stream: ReadableStream<Uint8Array>) {
     void (async () => {
-      const dec = new TextDecoder();
-      for await (const chunk of stream) {
-        const s = this.tail + dec.decode(chunk, { stream: true });
-        let start = 0;
-        for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", start)) {
-          this.count++;
-          if (this.want?.line !== undefined && s.slice(start, i) === this.want.line) this.fire();
-          start = i + 1;
-        }
-        this.tail = s.slice(start);
-        if (this.want?.n !== undefined && this.count >= this.want.n) this.fire();
-      }
+      for await (const chunk of stream) this.take(chunk);
       this.done = true;
       this.fire();
     })();
+  }
+
+  private take(chunk: Uint8Array): void {
+    if (this.textMode) return this.takeText(chunk);
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) this.count++;
+    if (this.want?.n !== undefined && this.count >= this.want.n) this.fire();
+  }
+
+  private takeText(chunk: Uint8Array): void {
+    const s = this.tail + new TextDecoder().decode(chunk);
+    let start = 0;
+    for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", start)) {
+      this.count++;
+      this.seen.add(s.slice(start, i));
+      if (this.want?.line !== undefined && this.seen.has(this.want.line)) this.fire();
+      start = i + 1;
+    }
+    this.tail = s.slice(start);
+  }
+
+  /** From now on only count lines. */
+  countOnly(): void {
+    this.textMode = false;
+    this.seen.clear();
   }
 
   private fire(): void {
@@ -91,7 +111,7 @@ class LineCounter {
 
   /** Resolve at the line `line`, or once `n` lines have been seen; throw at EOF or after ms. */
   until(what: { n?: number; line?: string }, ms: number): Promise<void> {
-    if (what.n !== undefined && this.count >= what.n) return Promise.resolve();
+    if ((what.n !== undefined && this.count >= what.n) || (what.line !== undefined && this.seen.has(what.line))) return Promise.resolve();
     if (this.done) return Promise.reject(new Error("client output ended"));
     return new Promise((ok, fail) => {
       const t = setTimeout(() => fail(new Error(`timeout after ${ms} ms waiting for ${JSON.stringify(what)} (${this.count} lines)`)), ms);
@@ -128,6 +148,7 @@ async function oneRun(bin: string, srv: Running, tls: boolean, o: Options, dir: 
     proc.stdin.write(`${RECEIVER[0]}\n${RECEIVER[1]}\n`);
     proc.stdin.flush();
     await out.until({ line: "Welcome to the greatest messaging application ever!" }, LOGIN_MS);
+    out.countOnly();
     const base = out.count;
     const text = "x".repeat(64);
     const t0 = performance.now();
