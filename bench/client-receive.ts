@@ -26,6 +26,8 @@ import { median } from "./lib/stats.ts";
 import { chatServer, type Running, type Transport } from "./lib/targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
+/** Where the built ./server and ./client are (CHAT_BIN_DIR, as the tests use, or the repository). */
+const BIN_DIR = process.env.CHAT_BIN_DIR ?? ROOT;
 /** The client given as `src`: run from source under the CPU profiler (with --profile <dir>). */
 const SOURCE = "src";
 const RUN_MS = 120_000;
@@ -52,7 +54,7 @@ function parseArgs(argv: string[]): Options {
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
     else o.clients.push(a === SOURCE ? SOURCE : resolve(a));
   }
-  if (o.clients.length === 0) o.clients.push(o.profileDir ? SOURCE : join(ROOT, "client"));
+  if (o.clients.length === 0) o.clients.push(o.profileDir ? SOURCE : join(BIN_DIR, "client"));
   if (o.transports.length === 0) throw new Error("--transports: plain, tls or plain,tls");
   return o;
 }
@@ -182,7 +184,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   try {
     for (const tr of o.transports) {
-      const srv = await chatServer(join(ROOT, "server"), tr).start({ dir, credentials });
+      const srv = await chatServer(join(BIN_DIR, "server"), tr).start({ dir, credentials });
       try {
         const figures = new Map<string, { us: number[]; rate: number[] }>(o.clients.map((c) => [c, { us: [], rate: [] }]));
         for (let r = 0; r < o.runs; r++) {
