@@ -195,9 +195,11 @@ export class ClientApp {
 
   private onServerEvent(e: ServerEvent): void {
     switch (e.t) {
-      case "msg":
-        this.seenUsers.add(stripControls(e.from));
-        return this.term.print(T.chat(stripControls(e.from), stripControls(e.text)), "chat");
+      case "msg": {
+        const from = stripControls(e.from);
+        this.seenUsers.add(from);
+        return this.term.print(T.chat(from, stripControls(e.text)), "chat");
+      }
       case "presence": {
         const u = stripControls(e.user);
         this.seenUsers.add(u);

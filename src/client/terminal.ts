@@ -11,16 +11,19 @@
  * then the prompt and the half-typed line (which may wrap over several rows).
  * Every output goes above it: erase the input area, write the output, draw the
  * input area again through readline's own refresh, so the typed text and the
- * cursor position survive any number of incoming messages. See docs/terminal.md.
+ * cursor position survive any number of incoming messages; the lines printed in
+ * one turn are shown together (TurnWriter). See docs/terminal.md.
  */
 import * as readline from "node:readline";
 import kleur from "kleur";
 import { systemClock, type Clock } from "../common/clock.ts";
+import { onExitFlush } from "./exit.ts";
 import { stripControls } from "../common/sanitize.ts";
 import type { ProgressOutput, Style } from "./output.ts";
 import { paint } from "./paint.ts";
 import { T } from "./texts.ts";
 import { Throttle } from "./throttle.ts";
+import { TurnWriter } from "./turn-writer.ts";
 
 export type { Style } from "./output.ts";
 export { exitAfterFlush } from "./exit.ts";
@@ -71,6 +74,8 @@ export class Terminal implements ProgressOutput {
   private armed = false;
   /** TTY: the terminal went away (hangup): nothing more is drawn on it. */
   private gone = false;
+  /** What is printed goes out once per turn (the messages of one read: one write, one redraw). */
+  private readonly lines = new TurnWriter(this.isTTY ? (text) => this.showAbove(text) : (text) => this.out.write(text));
 
   constructor(opts: TerminalOptions) {
     this.color = opts.color && !!process.stdout.isTTY && process.env.TERM !== "dumb";
@@ -85,6 +90,7 @@ export class Terminal implements ProgressOutput {
       prompt: COMMAND_PROMPT,
       completer: opts.complete,
     });
+    onExitFlush(this.lines.flush);
     this.rl.on("line", (l) => {
       // At hangup readline hands over the half-typed line as if Enter was pressed: drop it.
       if (this.gone) return;
@@ -121,7 +127,7 @@ export class Terminal implements ProgressOutput {
   nextLine(prompt = COMMAND_PROMPT): Promise<string | null> {
     if (!this.isTTY) {
       // Login prompts are shown on a pipe too, as whole lines so output stays line-based.
-      if (prompt !== COMMAND_PROMPT) this.out.write(prompt.trimEnd() + "\n");
+      if (prompt !== COMMAND_PROMPT) this.lines.write(prompt.trimEnd() + "\n");
       if (this.queued.length) return Promise.resolve(this.queued.shift()!);
       if (this.closed) return Promise.resolve(null);
       return new Promise((r) => (this.waiter = r));
@@ -149,11 +155,11 @@ export class Terminal implements ProgressOutput {
 
   /** Print one event above the line being typed, then redraw that line. */
   print(text: string, style: Style = "plain"): void {
-    this.emit([this.paint(text, style)]);
+    this.lines.write(this.paint(text, style) + "\n");
   }
 
   printLines(lines: string[], style: Style = "plain"): void {
-    if (lines.length) this.emit(lines.map((l) => this.paint(l, style)));
+    for (const l of lines) this.print(l, style);
   }
 
   /**
@@ -202,8 +208,9 @@ export class Terminal implements ProgressOutput {
     return this.rl as unknown as RlInternals;
   }
 
-  /** Run terminal drawing; if the terminal is gone (writes fail), stop drawing. */
+  /** Run terminal drawing (after the lines printed so far); if the terminal is gone (writes fail), stop drawing. */
   private draw(fn: () => void): void {
+    this.lines.flush();
     if (this.gone) return;
     try {
       fn();
@@ -212,12 +219,8 @@ export class Terminal implements ProgressOutput {
     }
   }
 
-  private emit(lines: string[]): void {
-    const text = lines.map((l) => l + "\n").join("");
-    if (!this.isTTY) {
-      this.out.write(text);
-      return;
-    }
+  /** TTY: lines above the input area, which is then drawn again. */
+  private showAbove(text: string): void {
     this.draw(() => {
       if (!this.inputShown) {
         this.out.write(text);

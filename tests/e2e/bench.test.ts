@@ -110,3 +110,20 @@ test(
   },
   60_000,
 );
+
+test(
+  "the client-receive bench runs at a tiny size: a real client shows every message, plain and TLS, and its CPU per message is reported",
+  async () => {
+    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "../../bench/client-receive.ts"), "--messages", "300", "--runs", "1", "--window", "32"], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, CHAT_BIN_DIR: BIN_DIR },
+    });
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    // It waits for all 300 lines (and fails otherwise); here, that it got that far over both transports.
+    expect(code, `${out}\n${err}`).toBe(0);
+    expect(out).toMatch(/^plain .*client: median [\d.]+ µs CPU\/message/m);
+    expect(out).toMatch(/^tls {3}.*client: median [\d.]+ µs CPU\/message/m);
+  },
+  60_000,
+);

@@ -6,12 +6,14 @@
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { CLIENT_BIN, type ClientProc, SERVER_BIN, WELCOME, cleanup, loginClient, runToEnd, startServer } from "./harness.ts";
+import { closeAllRaw, RawConn } from "./rawconn.ts";
 import { Pty, SGR, expectNoSgr, killPtys, ptyClient, ptyLogin, ptyLoginClient, ttyEnv } from "./tty-harness.ts";
 
 // Longer than any single wait (5 s), so a failure shows the screen instead of a bare timeout.
 setDefaultTimeout(15_000);
 
 afterEach(async () => {
+  closeAllRaw();
   await killPtys();
   await cleanup();
 });
@@ -62,6 +64,24 @@ describe("typing while messages arrive", () => {
     hans.type("\r");
     await yoda.out.waitFor("hans: hello world");
     await hans.waitForBottom(">");
+  });
+
+  test("a burst of messages (shown together) lands above the half-typed line, every one, in order", async () => {
+    const { port } = await startServer();
+    const hans = await ptyLoginClient(port, "hans", { rows: 40 });
+    const yoda = await RawConn.login(port, "yoda");
+    await hans.waitForRow("yoda logged in");
+    hans.type("message yoda half");
+    await hans.waitForBottom("> message yoda half");
+
+    const burst = Array.from({ length: 25 }, (_, i) => `burst ${i + 1}`);
+    for (const [i, text] of burst.entries()) yoda.sendCompact({ t: "message", id: i + 1, to: "hans", text });
+    await hans.waitForRow("yoda: burst 25");
+    const shown = await hans.waitForBottom("> message yoda half");
+    // Right above the prompt, one line each, in the order sent; nothing in between.
+    expect(shown.slice(-26, -1)).toEqual(burst.map((t) => `yoda: ${t}`));
+    expect(shown.filter((l) => l.startsWith("> ")).length).toBe(1);
+    expect(hans.cursor()).toEqual({ x: "> message yoda half".length, y: shown.length - 1 });
   });
 
   test("a line that wraps over several rows is restored whole", async () => {
