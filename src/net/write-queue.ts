@@ -59,18 +59,24 @@ function gather(parts: Uint8Array[], count: number, total: number): Uint8Array {
   return scratch.subarray(0, total);
 }
 
+/** What onDrain() goes through when nothing is queued (never written to). */
+const NOTHING: Uint8Array[] = [];
+
 export class WriteQueue {
-  /** Bytes the kernel did not take yet, in order; written on drain. */
-  private queue: Uint8Array[] = [];
-  /** Held small sends (only while `queue` is empty), written by flush(). */
-  private held: Uint8Array[] = [];
+  // The three arrays exist only while they hold something: an idle link (most of a
+  // server's links, most of the time) then costs no array at all.
+  /** Bytes the kernel did not take yet, in order; written on drain. Never empty: null instead. */
+  private queue: Uint8Array[] | null = null;
+  /** Held small sends (only while `queue` is null), written by flush(). */
+  private held: Uint8Array[] | null = null;
   private heldBytes = 0;
   private state: HoldState = "idle";
   /** Bytes in `queue` and `held`. */
   private queued = 0;
   private sent = 0;
   private closed = false;
-  private waiters: (() => void)[] = [];
+  /** drained() callers waiting for the queue to go under the high-water mark. */
+  private waiters: (() => void)[] | null = null;
 
   constructor(
     private readonly sink: WriteSink,
@@ -86,7 +92,7 @@ export class WriteQueue {
   }
   /** Bytes wait for a drain (held bytes do not count: flush() writes them). */
   get hasBacklog(): boolean {
-    return this.queue.length > 0;
+    return this.queue !== null;
   }
   get holdState(): HoldState {
     return this.state;
@@ -105,16 +111,16 @@ export class WriteQueue {
       this.flush();
       if (this.closed) return false;
     }
-    if (this.queue.length === 0 && bytes.byteLength < SMALL_MAX) {
+    if (this.queue === null && bytes.byteLength < SMALL_MAX) {
       if (this.state !== "heldTurn") {
         this.state = "heldTurn";
         this.policy.soon.add(this);
       }
       return this.hold(bytes);
     }
-    if (this.held.length > 0) this.flush();
+    if (this.held !== null) this.flush();
     if (this.closed) return false;
-    if (this.queue.length === 0) {
+    if (this.queue === null) {
       const n = this.writeOrFail(bytes);
       if (n < 0) return false;
       if (n === bytes.byteLength) return true;
@@ -126,7 +132,7 @@ export class WriteQueue {
   /** send() for bytes nobody is waiting on: held until the lazy flush, in order with any send() meanwhile. */
   sendLazy(bytes: Uint8Array): boolean {
     if (this.closed) return false;
-    if (this.queue.length > 0 || bytes.byteLength >= SMALL_MAX || this.heldBytes + bytes.byteLength > HELD_LIMIT) {
+    if (this.queue !== null || bytes.byteLength >= SMALL_MAX || this.heldBytes + bytes.byteLength > HELD_LIMIT) {
       return this.send(bytes);
     }
     if (this.state === "idle") {
@@ -139,13 +145,14 @@ export class WriteQueue {
   /** Write what is held, as one write; queue what the kernel did not take. */
   flush(): void {
     this.state = "idle";
-    const n = this.held.length;
-    if (n === 0 || this.closed) return;
+    const held = this.held;
+    if (held === null || this.closed) return;
+    const n = held.length;
     const total = this.heldBytes;
-    const out = gather(this.held, n, total);
-    // A new array, not length = 0: the engine keeps a grown array's storage (after a
-    // login storm, KiBs per idle link; measured with heap stats).
-    this.held = [];
+    const out = gather(held, n, total);
+    // Dropped, not emptied (length = 0): the engine keeps a grown array's storage
+    // (after a login storm, KiBs per idle link; measured with heap stats).
+    this.held = null;
     this.heldBytes = 0;
     this.queued -= total;
     // The queue is empty here: sends are held only while it is, and anything that
@@ -156,7 +163,7 @@ export class WriteQueue {
       // scratch is reused: keep a copy of the rest.
       const rest = n === 1 ? out.subarray(w) : out.slice(w);
       this.enqueue(rest);
-    } else if (this.waiters.length > 0 && this.queued < this.policy.highWater) {
+    } else if (this.waiters !== null && this.queued < this.policy.highWater) {
       this.wake();
     }
   }
@@ -168,7 +175,7 @@ export class WriteQueue {
 
   /** The socket can take more: write the queue until the kernel stops taking it. */
   onDrain(): void {
-    const q = this.queue;
+    const q = this.queue ?? NOTHING;
     while (q.length > 0) {
       // Small queued frames leave together, up to HELD_LIMIT per write (an offline
       // backlog of 100 000 frames was 100 000 writes); big ones alone, uncopied.
@@ -187,28 +194,28 @@ export class WriteQueue {
         q[done] = q[done]!.subarray(left);
         q.splice(0, done);
         // Under the mark though not empty: a producer waiting in drained() may go on.
-        if (this.waiters.length > 0 && this.queued < this.policy.highWater) this.wake();
+        if (this.waiters !== null && this.queued < this.policy.highWater) this.wake();
         return;
       }
       q.splice(0, k);
     }
-    // A fresh array: a drained long queue would otherwise keep its storage.
-    this.queue = [];
+    // Dropped: a drained long queue would otherwise keep its storage.
+    this.queue = null;
     if (this.queued < this.policy.highWater) this.wake();
   }
 
   /** Resolves when under the high-water mark again (or closed). */
   drained(): Promise<void> {
     if (this.queued < this.policy.highWater || this.closed) return Promise.resolve();
-    return new Promise((r) => this.waiters.push(r));
+    return new Promise((r) => (this.waiters ??= []).push(r));
   }
 
   /** Drop everything and release drained() waiters. Idempotent; sentBytes is kept. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue = [];
-    this.held = [];
+    this.queue = null;
+    this.held = null;
     this.heldBytes = 0;
     this.state = "idle";
     this.queued = 0;
@@ -216,7 +223,7 @@ export class WriteQueue {
   }
 
   private hold(bytes: Uint8Array): boolean {
-    this.held.push(bytes);
+    (this.held ??= []).push(bytes);
     this.heldBytes += bytes.byteLength;
     this.queued += bytes.byteLength;
     return this.stillReading() && this.queued < this.policy.highWater;
@@ -224,7 +231,7 @@ export class WriteQueue {
 
   /** Queue bytes for the next drain; false if that shows the peer is not reading. */
   private enqueue(bytes: Uint8Array): boolean {
-    this.queue.push(bytes);
+    (this.queue ??= []).push(bytes);
     this.queued += bytes.byteLength;
     return this.stillReading();
   }
@@ -255,7 +262,8 @@ export class WriteQueue {
 
   private wake(): void {
     const w = this.waiters;
-    this.waiters = [];
+    if (w === null) return;
+    this.waiters = null;
     for (const f of w) f();
   }
 }
