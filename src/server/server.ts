@@ -5,12 +5,12 @@
 import type { TCPSocketListener } from "bun";
 import type { Clock } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
-import { COMPACT_VERSION, decodeCompactClient, encodeCompactServer } from "../protocol/compact.ts";
-import { KIND_COMPACT, KIND_JSON } from "../protocol/frame.ts";
-import { decodeClient, encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
+import { COMPACT_VERSION, encodeCompactServer } from "../protocol/compact.ts";
+import { encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
 import { splitReply } from "../protocol/listing.ts";
 import { Link, listenLinks, TLS_HANDSHAKE_MS, type LinkTls } from "../net/link.ts";
 import { Admission, type AdmissionLimits } from "./admission.ts";
+import { Conn, type ConnHost } from "./conn.ts";
 import { Hub, type HubConfig, type Outbox } from "./hub.ts";
 import type { Router } from "./hub-context.ts";
 import type { SharedState } from "./state.ts";
@@ -23,9 +23,6 @@ const BACKLOG_QUEUE = 4 * 1024 * 1024;
 
 /** Whether an encoded frame is within the client↔server limit (its length field counts kind + body). */
 const fits = (frame: Uint8Array) => frame.byteLength - 4 <= MAX_SERVER_FRAME;
-
-/** A client's link, and whether it agreed on version 3 (compact frames, protocol/compact.ts). */
-type Conn = { link: Link; compact: boolean };
 
 /** One message in the forms its recipients read, each encoded when first asked for. */
 class Forms {
@@ -67,6 +64,7 @@ export class ChatServer {
   readonly hub: Hub;
   private listener: TCPSocketListener<any> | null = null;
   private readonly admission: Admission;
+  private readonly connHost: ConnHost;
 
   constructor(private readonly opts: ServerOptions) {
     this.admission = new Admission(opts.admission);
@@ -122,6 +120,14 @@ export class ChatServer {
       },
     };
     this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log, opts.shared, opts.node, opts.router);
+    this.connHost = {
+      hub: this.hub,
+      log: opts.log,
+      forget: (sid) => {
+        this.conns.delete(sid);
+        this.admission.release(sid);
+      },
+    };
   }
 
   /**
@@ -161,48 +167,9 @@ export class ChatServer {
       (link) => {
         const sid = this.nextSid++;
         if (!this.admit(sid, link)) return;
-        const conn: Conn = { link, compact: false };
+        const conn = new Conn(this.connHost, sid, link);
         this.conns.set(sid, conn);
-        link.attach({
-          frame: (f) => {
-            // Once the hub has let go of a session (drop → end()), what the client
-            // still sends is ignored: e.g. the rest of a pipelined login flood.
-            if (!link.isOpen) return;
-            try {
-              const msg =
-                f.kind === KIND_JSON
-                  ? decodeClient(f.body)
-                  : f.kind === KIND_COMPACT && conn.compact
-                    ? decodeCompactClient(f.body)
-                    : `unexpected frame kind ${f.kind}`;
-              if (typeof msg === "string") return this.hub.violation(sid, msg);
-              this.hub.receive(sid, msg);
-            } catch (e) {
-              // A broken invariant is a bug: log it, drop this connection, serve the rest.
-              log.debug(`session ${sid}: internal error: ${(e as Error).stack ?? e}`);
-              link.destroy("internal error");
-            }
-          },
-          // The byte stream broke (oversized frame, zero length, unknown kind): say why, then close.
-          bad: (reason) => {
-            this.hub.violation(sid, reason);
-            link.end(); // (the hub has already asked for it; this holds even if it had not)
-          },
-          close: (reason) => {
-            log.debug(`session ${sid}: link closed: ${reason}`);
-            this.conns.delete(sid);
-            this.admission.release(sid);
-            // A link can close inside a hub call (a send that overflows a client that
-            // stopped reading); tell the hub afterwards, never in the middle of a rule.
-            queueMicrotask(() => {
-              try {
-                this.hub.disconnect(sid);
-              } catch (e) {
-                log.debug(`session ${sid}: internal error on disconnect: ${(e as Error).stack ?? e}`);
-              }
-            });
-          },
-        });
+        link.attach(conn);
         log.debug(`session ${sid}: connection from ${link.remoteAddress}`);
         this.hub.connect(sid, link.remoteAddress);
       },
