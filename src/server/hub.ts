@@ -228,7 +228,8 @@ export class Hub implements HubContext {
     s.stage = "in";
     s.user = user;
     s.info = info;
-    this.presence.login(user, { sid: s.sid, since: info.since, host: s.host, peerPort: info.peerPort });
+    // The directory entry serves as the presence entry too (one object per session, not two).
+    this.presence.login(user, info);
     this.log.debug(`session ${s.sid}: ${user} logged in from ${s.host}`);
     this.out.send(s.sid, { t: "login_result", code: "ok", user });
     startDelivery(this, s);
