@@ -16,7 +16,7 @@ import type { Hub } from "./hub.ts";
 export type ConnHost = {
   readonly hub: Hub;
   readonly log: Logger;
-  /** The link of session `sid` closed: forget it (the hub is told separately). */
+  /** The link of session `sid` closed: it no longer counts against the pre-login caps (the hub is told separately). */
   forget(sid: number): void;
 };
 

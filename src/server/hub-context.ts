@@ -47,6 +47,8 @@ export const DEFAULT_LIMITS = { preLoginMs: 120_000, maxLoginAttempts: 10, maxMa
 export type Session = {
   sid: number;
   host: string;
+  /** The transport's own record of this connection (the server's Conn), opaque to the rules. */
+  transport?: unknown;
   stage: "new" | "hello" | "in" | "gone";
   user?: string;
   attempts: number;

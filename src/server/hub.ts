@@ -39,10 +39,11 @@ export { DEFAULT_LIMITS, type HubConfig, type Outbox } from "./hub-context.ts";
  * out once, all inline, instead of growing an out-of-line store as a login adds
  * fields (measured with heap stats: ~50 bytes less per idle connection).
  */
-function newSession(sid: number, host: string): Session {
+function newSession(sid: number, host: string, transport: unknown): Session {
   return {
     sid,
     host,
+    transport,
     stage: "new",
     user: undefined,
     attempts: 0,
@@ -105,9 +106,9 @@ export class Hub implements HubContext {
     this.tokens = shared.tokens;
   }
 
-  /** A new connection from `host`. */
-  connect(sid: number, host: string): void {
-    const s = newSession(sid, host);
+  /** A new connection from `host`; `transport`: what the transport keeps with it (opaque here, see transport()). */
+  connect(sid: number, host: string, transport?: unknown): void {
+    const s = newSession(sid, host, transport);
     this.sessions.set(sid, s);
     this.arm(s, this.cfg.preLoginMs);
   }
@@ -260,6 +261,11 @@ export class Hub implements HubContext {
     startDelivery(this, s);
     this.announce(user, "in");
     this.touch(s);
+  }
+
+  /** What connect() was given for session `sid` (the server's connection), until the hub hears of its end. */
+  transport(sid: number): unknown {
+    return this.sessions.get(sid)?.transport;
   }
 
   isDraining(sid: number): boolean {

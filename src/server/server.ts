@@ -59,7 +59,6 @@ export type ServerOptions = {
 };
 
 export class ChatServer {
-  private conns = new Map<number, Conn>();
   private nextSid = 1;
   readonly hub: Hub;
   private listener: TCPSocketListener<any> | null = null;
@@ -70,7 +69,7 @@ export class ChatServer {
     this.admission = new Admission(opts.admission);
     const outbox: Outbox = {
       send: (sid, msg) => {
-        const conn = this.conns.get(sid);
+        const conn = this.conn(sid);
         if (!conn) return;
         // Logged in: no longer counted against the pre-login caps.
         if (msg.t === "login_result" && msg.code === "ok") this.admission.release(sid);
@@ -88,7 +87,7 @@ export class ChatServer {
         // (a login storm), in order with everything else on each link.
         const lazy = msg.t === "presence";
         for (const sid of sids) {
-          const conn = this.conns.get(sid);
+          const conn = this.conn(sid);
           if (!conn) continue;
           const bytes = forms.for(conn.compact);
           if (!fits(bytes)) {
@@ -99,12 +98,12 @@ export class ChatServer {
           else conn.link.send(bytes);
         }
       },
-      close: (sid) => this.conns.get(sid)?.link.end(),
+      close: (sid) => this.conn(sid)?.link.end(),
       // Paces the offline backlog (delivery.ts): batches follow each other until
       // BACKLOG_QUEUE waits on the link, then resume once it is under its high-water
       // mark — the gap keeps the client fed while the server is busy elsewhere.
       whenDrained: (sid, fn) => {
-        const link = this.conns.get(sid)?.link;
+        const link = this.conn(sid)?.link;
         if (!link) return;
         const next = () => {
           if (!link.isOpen) return;
@@ -123,11 +122,16 @@ export class ChatServer {
     this.connHost = {
       hub: this.hub,
       log: opts.log,
-      forget: (sid) => {
-        this.conns.delete(sid);
-        this.admission.release(sid);
-      },
+      forget: (sid) => this.admission.release(sid),
     };
+  }
+
+  /**
+   * The connection of session `sid`: kept by the hub with the session (one map
+   * entry per connection, not two), until the hub hears of the close.
+   */
+  private conn(sid: number): Conn | undefined {
+    return this.hub.transport(sid) as Conn | undefined;
   }
 
   /**
@@ -168,10 +172,9 @@ export class ChatServer {
         const sid = this.nextSid++;
         if (!this.admit(sid, link)) return;
         const conn = new Conn(this.connHost, sid, link);
-        this.conns.set(sid, conn);
         link.attach(conn);
         log.debug(`session ${sid}: connection from ${link.remoteAddress}`);
-        this.hub.connect(sid, link.remoteAddress);
+        this.hub.connect(sid, link.remoteAddress, conn);
       },
       this.linkTls(),
     );
