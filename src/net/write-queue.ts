@@ -80,7 +80,7 @@ export class WriteQueue {
 
   constructor(
     private readonly sink: WriteSink,
-    private readonly policy: WritePolicy,
+    readonly policy: WritePolicy,
   ) {}
 
   get queuedBytes(): number {
