@@ -69,12 +69,10 @@ export class WriteQueue {
   private queue: Uint8Array[] | null = null;
   /** Held small sends (only while `queue` is null), written by flush(). */
   private held: Uint8Array[] | null = null;
-  private heldBytes = 0;
-  private state: HoldState = "idle";
+  private state: HoldState | "closed" = "idle";
   /** Bytes in `queue` and `held`. */
   private queued = 0;
   private sent = 0;
-  private closed = false;
   /** drained() callers waiting for the queue to go under the high-water mark. */
   private waiters: (() => void)[] | null = null;
 
@@ -95,10 +93,19 @@ export class WriteQueue {
     return this.queue !== null;
   }
   get holdState(): HoldState {
-    return this.state;
+    return this.state === "closed" ? "idle" : this.state;
   }
   get isClosed(): boolean {
-    return this.closed;
+    return this.state === "closed";
+  }
+
+  /**
+   * Bytes in `held`: all of `queued` while anything is held, as `queue` is then
+   * null (sends are held only while it is, and whatever queues flushes `held`
+   * first). Not a field: an idle server keeps one queue per connection.
+   */
+  private get heldBytes(): number {
+    return this.held === null ? 0 : this.queued;
   }
 
   /**
@@ -106,10 +113,10 @@ export class WriteQueue {
    * the queue is closed (then the bytes are dropped).
    */
   send(bytes: Uint8Array): boolean {
-    if (this.closed) return false;
+    if (this.isClosed) return false;
     if (this.heldBytes + bytes.byteLength > HELD_LIMIT) {
       this.flush();
-      if (this.closed) return false;
+      if (this.isClosed) return false;
     }
     if (this.queue === null && bytes.byteLength < SMALL_MAX) {
       if (this.state !== "heldTurn") {
@@ -119,7 +126,7 @@ export class WriteQueue {
       return this.hold(bytes);
     }
     if (this.held !== null) this.flush();
-    if (this.closed) return false;
+    if (this.isClosed) return false;
     if (this.queue === null) {
       const n = this.writeOrFail(bytes);
       if (n < 0) return false;
@@ -131,7 +138,7 @@ export class WriteQueue {
 
   /** send() for bytes nobody is waiting on: held until the lazy flush, in order with any send() meanwhile. */
   sendLazy(bytes: Uint8Array): boolean {
-    if (this.closed) return false;
+    if (this.isClosed) return false;
     if (this.queue !== null || bytes.byteLength >= SMALL_MAX || this.heldBytes + bytes.byteLength > HELD_LIMIT) {
       return this.send(bytes);
     }
@@ -144,16 +151,16 @@ export class WriteQueue {
 
   /** Write what is held, as one write; queue what the kernel did not take. */
   flush(): void {
+    if (this.state === "closed") return;
     this.state = "idle";
     const held = this.held;
-    if (held === null || this.closed) return;
+    if (held === null) return;
     const n = held.length;
     const total = this.heldBytes;
     const out = gather(held, n, total);
     // Dropped, not emptied (length = 0): the engine keeps a grown array's storage
     // (after a login storm, KiBs per idle link; measured with heap stats).
     this.held = null;
-    this.heldBytes = 0;
     this.queued -= total;
     // The queue is empty here: sends are held only while it is, and anything that
     // queues (a big send, this) writes the held bytes first.
@@ -206,25 +213,22 @@ export class WriteQueue {
 
   /** Resolves when under the high-water mark again (or closed). */
   drained(): Promise<void> {
-    if (this.queued < this.policy.highWater || this.closed) return Promise.resolve();
+    if (this.queued < this.policy.highWater || this.isClosed) return Promise.resolve();
     return new Promise((r) => (this.waiters ??= []).push(r));
   }
 
   /** Drop everything and release drained() waiters. Idempotent; sentBytes is kept. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.state === "closed") return;
+    this.state = "closed";
     this.queue = null;
     this.held = null;
-    this.heldBytes = 0;
-    this.state = "idle";
     this.queued = 0;
     this.wake();
   }
 
   private hold(bytes: Uint8Array): boolean {
     (this.held ??= []).push(bytes);
-    this.heldBytes += bytes.byteLength;
     this.queued += bytes.byteLength;
     return this.stillReading() && this.queued < this.policy.highWater;
   }
