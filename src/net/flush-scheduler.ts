@@ -8,7 +8,7 @@
 export type Defer = (run: () => void) => void;
 
 export class FlushScheduler<T> {
-  private readonly due: T[] = [];
+  private due: T[] = [];
   private armed = false;
 
   constructor(
@@ -31,6 +31,9 @@ export class FlushScheduler<T> {
     // flush can close a link, whose consumer may send elsewhere) is flushed now too.
     const due = this.due;
     for (let i = 0; i < due.length; i++) this.flush(due[i]!);
-    due.length = 0;
+    // A long list is dropped, not emptied: the engine would keep its storage (after a
+    // login storm, one slot per link of the server, held for good).
+    if (due.length > 64) this.due = [];
+    else due.length = 0;
   };
 }

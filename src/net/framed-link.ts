@@ -9,7 +9,7 @@
 import type { Socket } from "bun";
 import { FrameDecoder, FrameError, type Frame } from "../protocol/frame.ts";
 import { SocketSink, writePolicy } from "./socket-writes.ts";
-import { WriteQueue, type FrameFill, type WritePolicy } from "./write-queue.ts";
+import { WriteQueue, type FrameFill } from "./write-queue.ts";
 
 export interface LinkEvents {
   frame(frame: Frame): void;
@@ -66,7 +66,6 @@ const GRACE_MS = 2000;
 export class Link {
   private readonly decoder: FrameDecoder;
   private readonly out: WriteQueue;
-  private readonly policy: WritePolicy;
   private ending = false;
   private closed = false;
   /** The inbound stream broke: further bytes are ignored. */
@@ -81,15 +80,14 @@ export class Link {
     policy = writePolicy(opts),
   ) {
     this.decoder = new FrameDecoder(opts.maxFrame, { streamData: opts.streamData === true });
-    this.policy = policy;
     this.out = new WriteQueue(new SocketSink(sock, this), policy);
   }
 
   get highWater(): number {
-    return this.policy.highWater;
+    return this.out.policy.highWater;
   }
   get maxQueued(): number {
-    return this.policy.maxQueued;
+    return this.out.policy.maxQueued;
   }
   get remoteAddress(): string {
     return this.sock.remoteAddress ?? "?";

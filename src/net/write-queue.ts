@@ -70,18 +70,23 @@ export const TAILS_MAX = 256;
  * bytes its write hands to the kernel: no array per frame, no gathering copy.
  */
 class TailPool {
-  private free: Buffer[] = [];
+  private free: Tail[] = [];
   private lent = 0;
-  take(): Buffer | null {
+  take(): Tail | null {
     if (this.lent >= TAILS_MAX) return null;
     this.lent++;
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(TAIL_BYTES);
+    const t = this.free.pop() ?? { buf: Buffer.allocUnsafeSlow(TAIL_BYTES), start: 0, end: 0 };
+    t.start = t.end = 0;
+    return t;
   }
-  give(b: Buffer): void {
+  give(t: Tail): void {
     this.lent--;
-    this.free.push(b);
+    this.free.push(t);
   }
 }
+
+/** A lent buffer and the stretch [start, end) of it not yet in `held` (bytes before start are). */
+type Tail = { buf: Buffer; start: number; end: number };
 const tails = new TailPool();
 
 /** One buffer, shared by every queue, to gather held frames into a single write (write() copies to the kernel). */
@@ -94,29 +99,28 @@ function gather(parts: Uint8Array[], count: number, total: number): Uint8Array {
   return scratch.subarray(0, total);
 }
 
+/** What onDrain() goes through when nothing is queued (never written to). */
+const NOTHING: Uint8Array[] = [];
+
 export class WriteQueue {
-  /** Bytes the kernel did not take yet, in order; written on drain. */
-  private queue: Uint8Array[] = [];
-  /** Held small sends (only while `queue` is empty), written by flush(); the tail's bytes come after them. */
-  private held: Uint8Array[] = [];
-  private heldBytes = 0;
-  /**
-   * sendWith frames held, written into a lent buffer (TailPool) at [tailStart, tailEnd);
-   * a send() between them closes that stretch into `held`, to keep the order.
-   */
-  private tail: Buffer | null = null;
-  private tailStart = 0;
-  private tailEnd = 0;
-  private state: HoldState = "idle";
+  // The three arrays exist only while they hold something: an idle link (most of a
+  // server's links, most of the time) then costs no array at all.
+  /** Bytes the kernel did not take yet, in order; written on drain. Never empty: null instead. */
+  private queue: Uint8Array[] | null = null;
+  /** Held small sends (only while `queue` is null), written by flush(); the tail's bytes come after them. */
+  private held: Uint8Array[] | null = null;
+  /** sendWith frames held, written into a lent buffer (TailPool); only while `queue` is null, given back by flush. */
+  private tail: Tail | null = null;
+  private state: HoldState | "closed" = "idle";
   /** Bytes in `queue` and `held`. */
   private queued = 0;
   private sent = 0;
-  private closed = false;
-  private waiters: (() => void)[] = [];
+  /** drained() callers waiting for the queue to go under the high-water mark. */
+  private waiters: (() => void)[] | null = null;
 
   constructor(
     private readonly sink: WriteSink,
-    private readonly policy: WritePolicy,
+    readonly policy: WritePolicy,
   ) {}
 
   get queuedBytes(): number {
@@ -128,13 +132,22 @@ export class WriteQueue {
   }
   /** Bytes wait for a drain (held bytes do not count: flush() writes them). */
   get hasBacklog(): boolean {
-    return this.queue.length > 0;
+    return this.queue !== null;
   }
   get holdState(): HoldState {
-    return this.state;
+    return this.state === "closed" ? "idle" : this.state;
   }
   get isClosed(): boolean {
-    return this.closed;
+    return this.state === "closed";
+  }
+
+  /**
+   * Bytes in `held`: all of `queued` while anything is held, as `queue` is then
+   * null (sends are held only while it is, and whatever queues flushes `held`
+   * first). Not a field: an idle server keeps one queue per connection.
+   */
+  private get heldBytes(): number {
+    return this.held === null && this.tail === null ? 0 : this.queued;
   }
 
   /**
@@ -142,21 +155,21 @@ export class WriteQueue {
    * the queue is closed (then the bytes are dropped).
    */
   send(bytes: Uint8Array): boolean {
-    if (this.closed) return false;
+    if (this.isClosed) return false;
     if (this.heldBytes + bytes.byteLength > HELD_LIMIT) {
       this.flush();
-      if (this.closed) return false;
+      if (this.isClosed) return false;
     }
-    if (this.queue.length === 0 && bytes.byteLength < SMALL_MAX) {
+    if (this.queue === null && bytes.byteLength < SMALL_MAX) {
       if (this.state !== "heldTurn") {
         this.state = "heldTurn";
         this.policy.soon.add(this);
       }
       return this.hold(bytes);
     }
-    if (this.heldBytes > 0) this.flush();
-    if (this.closed) return false;
-    if (this.queue.length === 0) {
+    if (this.held !== null || this.tail !== null) this.flush();
+    if (this.isClosed) return false;
+    if (this.queue === null) {
       const n = this.writeOrFail(bytes);
       if (n < 0) return false;
       if (n === bytes.byteLength) return true;
@@ -167,8 +180,8 @@ export class WriteQueue {
 
   /** send() for bytes nobody is waiting on: held until the lazy flush, in order with any send() meanwhile. */
   sendLazy(bytes: Uint8Array): boolean {
-    if (this.closed) return false;
-    if (this.queue.length > 0 || bytes.byteLength >= SMALL_MAX || this.heldBytes + bytes.byteLength > HELD_LIMIT) {
+    if (this.isClosed) return false;
+    if (this.queue !== null || bytes.byteLength >= SMALL_MAX || this.heldBytes + bytes.byteLength > HELD_LIMIT) {
       return this.send(bytes);
     }
     if (this.state === "idle") {
@@ -184,25 +197,20 @@ export class WriteQueue {
    * into an array of its own, sent as send() would.
    */
   sendWith<T>(max: number, fill: FrameFill<T>, value: T): boolean {
-    if (this.closed) return false;
+    if (this.isClosed) return false;
     if (this.heldBytes + max > HELD_LIMIT) {
       this.flush();
-      if (this.closed) return false;
+      if (this.isClosed) return false;
     }
-    if (this.queue.length === 0 && max < SMALL_MAX) {
-      if (this.tail === null) {
-        this.tail = tails.take();
-        this.tailStart = this.tailEnd = 0;
-      }
-      const tail = this.tail;
-      if (tail !== null && tail.byteLength - this.tailEnd >= max) {
+    if (this.queue === null && max < SMALL_MAX) {
+      const tail = (this.tail ??= tails.take());
+      if (tail !== null && tail.buf.byteLength - tail.end >= max) {
         if (this.state !== "heldTurn") {
           this.state = "heldTurn";
           this.policy.soon.add(this);
         }
-        const n = fill(value, tail, this.tailEnd);
-        this.tailEnd += n;
-        this.heldBytes += n;
+        const n = fill(value, tail.buf, tail.end);
+        tail.end += n;
         this.queued += n;
         return this.stillReading() && this.queued < this.policy.highWater;
       }
@@ -213,18 +221,18 @@ export class WriteQueue {
 
   /** Write what is held, as one write; queue what the kernel did not take. */
   flush(): void {
+    if (this.state === "closed") return;
     this.state = "idle";
-    if (this.closed) return;
     // The tail's last stretch joins the parts; a tail alone is written as it is.
     this.closeTailStretch();
-    const n = this.held.length;
-    if (n === 0) return this.giveTail();
+    const held = this.held;
+    if (held === null) return this.giveTail();
+    const n = held.length;
     const total = this.heldBytes;
-    const out = gather(this.held, n, total);
-    // A new array, not length = 0: the engine keeps a grown array's storage (after a
-    // login storm, KiBs per idle link; measured with heap stats).
-    this.held = [];
-    this.heldBytes = 0;
+    const out = gather(held, n, total);
+    // Dropped, not emptied (length = 0): the engine keeps a grown array's storage
+    // (after a login storm, KiBs per idle link; measured with heap stats).
+    this.held = null;
     this.queued -= total;
     // The queue is empty here: sends are held only while it is, and anything that
     // queues (a big send, this) writes the held bytes first.
@@ -234,7 +242,7 @@ export class WriteQueue {
       // from it: a tail is a Buffer, whose slice() is a view, not a copy).
       const rest = n === 1 && this.tail === null ? out.subarray(w) : new Uint8Array(out.subarray(w));
       this.enqueue(rest);
-    } else if (w === total && this.waiters.length > 0 && this.queued < this.policy.highWater) {
+    } else if (w === total && this.waiters !== null && this.queued < this.policy.highWater) {
       this.wake();
     }
     this.giveTail();
@@ -247,7 +255,7 @@ export class WriteQueue {
 
   /** The socket can take more: write the queue until the kernel stops taking it. */
   onDrain(): void {
-    const q = this.queue;
+    const q = this.queue ?? NOTHING;
     while (q.length > 0) {
       // Small queued frames leave together, up to HELD_LIMIT per write (an offline
       // backlog of 100 000 frames was 100 000 writes); big ones alone, uncopied.
@@ -266,40 +274,39 @@ export class WriteQueue {
         q[done] = q[done]!.subarray(left);
         q.splice(0, done);
         // Under the mark though not empty: a producer waiting in drained() may go on.
-        if (this.waiters.length > 0 && this.queued < this.policy.highWater) this.wake();
+        if (this.waiters !== null && this.queued < this.policy.highWater) this.wake();
         return;
       }
       q.splice(0, k);
     }
-    // A fresh array: a drained long queue would otherwise keep its storage.
-    this.queue = [];
+    // Dropped: a drained long queue would otherwise keep its storage.
+    this.queue = null;
     if (this.queued < this.policy.highWater) this.wake();
   }
 
   /** Resolves when under the high-water mark again (or closed). */
   drained(): Promise<void> {
-    if (this.queued < this.policy.highWater || this.closed) return Promise.resolve();
-    return new Promise((r) => this.waiters.push(r));
+    if (this.queued < this.policy.highWater || this.isClosed) return Promise.resolve();
+    return new Promise((r) => (this.waiters ??= []).push(r));
   }
 
   /** Drop everything and release drained() waiters. Idempotent; sentBytes is kept. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.queue = [];
-    this.held = [];
-    this.heldBytes = 0;
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.queue = null;
+    this.held = null;
     this.giveTail();
-    this.state = "idle";
     this.queued = 0;
     this.wake();
   }
 
   /** The tail's bytes not yet in `held` become a part of it (a view: the tail stays lent until flush). */
   private closeTailStretch(): void {
-    if (this.tail === null || this.tailEnd === this.tailStart) return;
-    this.held.push(this.tail.subarray(this.tailStart, this.tailEnd));
-    this.tailStart = this.tailEnd;
+    const t = this.tail;
+    if (t === null || t.end === t.start) return;
+    (this.held ??= []).push(t.buf.subarray(t.start, t.end));
+    t.start = t.end;
   }
 
   /** Nothing held refers to the tail any more: give it back. */
@@ -307,20 +314,18 @@ export class WriteQueue {
     if (this.tail === null) return;
     tails.give(this.tail);
     this.tail = null;
-    this.tailStart = this.tailEnd = 0;
   }
 
   private hold(bytes: Uint8Array): boolean {
     this.closeTailStretch();
-    this.held.push(bytes);
-    this.heldBytes += bytes.byteLength;
+    (this.held ??= []).push(bytes);
     this.queued += bytes.byteLength;
     return this.stillReading() && this.queued < this.policy.highWater;
   }
 
   /** Queue bytes for the next drain; false if that shows the peer is not reading. */
   private enqueue(bytes: Uint8Array): boolean {
-    this.queue.push(bytes);
+    (this.queue ??= []).push(bytes);
     this.queued += bytes.byteLength;
     return this.stillReading();
   }
@@ -351,7 +356,8 @@ export class WriteQueue {
 
   private wake(): void {
     const w = this.waiters;
-    this.waiters = [];
+    if (w === null) return;
+    this.waiters = null;
     for (const f of w) f();
   }
 }

@@ -121,11 +121,15 @@ export class FrameDecoder {
   /** streamData: payload bytes of the current DATA frame still to come, and its stream. */
   private dataLeft = 0;
   private dataStream = 0;
+  /** A boolean, not the options object: a server keeps one decoder per connection. */
+  private readonly streamData: boolean;
 
   constructor(
     private limit: number,
-    readonly opts: { streamData?: boolean } = {},
-  ) {}
+    opts: { streamData?: boolean } = {},
+  ) {
+    this.streamData = opts.streamData === true;
+  }
 
   /** The largest frame length accepted now. */
   get maxFrame(): number {
@@ -198,7 +202,7 @@ export class FrameDecoder {
   private wanted(b: Uint8Array, n: number): number {
     if (n < 4) return 4;
     const len = this.checkLength(b, 0);
-    if (this.opts.streamData === true) {
+    if (this.streamData) {
       if (n < FRAME_HEADER) return FRAME_HEADER;
       if (this.checkStreamKind(b[4]!, len) === KIND_DATA) return FRAME_HEADER + 4;
     }
@@ -212,7 +216,7 @@ export class FrameDecoder {
   private decodeAt(b: Uint8Array, at: number, n: number, frames: Frame[]): number {
     if (n < 4) return 0;
     const len = this.checkLength(b, at);
-    if (this.opts.streamData === true) {
+    if (this.streamData) {
       if (n < FRAME_HEADER) return 0;
       if (this.checkStreamKind(b[at + 4]!, len) === KIND_DATA) {
         if (n < FRAME_HEADER + 4) return 0;

@@ -60,13 +60,17 @@ export const DEFAULT_LIMITS = { preLoginMs: 120_000, maxLoginAttempts: 10, maxMa
 export type Session = {
   sid: number;
   host: string;
+  /** The transport's own record of this connection (the server's Conn), opaque to the rules. */
+  transport?: unknown;
   stage: "new" | "hello" | "in" | "gone";
   user?: string;
   attempts: number;
+  /** The session's one timer: the pre-login limit, then (logged in) the inactivity deadline. */
   timer?: Timer;
-  /** Last command (for the inactivity timeout); `timer` is then the idle timer. */
+  /** When `timer` falls due. */
+  timerAt?: number;
+  /** Last command (for the inactivity timeout). */
   lastActive?: number;
-  idleArmed?: boolean;
   /** The hub asked the transport to close this link: ignore whatever still arrives on it. */
   closing?: boolean;
   /** A request is waiting (a password hash, the store): what the connection sends meanwhile waits here, in order. */

@@ -17,6 +17,7 @@ import { fileRequest, peerCheck, peerRequest } from "./peer-rules.ts";
 import { isPromise, type MaybePromise } from "./maybe.ts";
 import { memoryState } from "./memory-state.ts";
 import { NoticeBatch } from "./notice-batch.ts";
+import { newSession } from "./session.ts";
 import { Presence } from "./presence.ts";
 import { announce, background, insist } from "./routed.ts";
 import { CachedBlocks } from "./cached-blocks.ts";
@@ -83,15 +84,11 @@ export class Hub implements HubContext {
     this.tokens = shared.tokens;
   }
 
-  /** A new connection from `host`. */
-  connect(sid: number, host: string): void {
-    const s: Session = { sid, host, stage: "new", attempts: 0 };
+  /** A new connection from `host`; `transport`: what the transport keeps with it (opaque here, see transport()). */
+  connect(sid: number, host: string, transport?: unknown): void {
+    const s = newSession(sid, host, transport);
     this.sessions.set(sid, s);
-    s.timer = this.clock.after(this.cfg.preLoginMs, () => {
-      this.log.debug(`session ${sid}: no login within ${this.cfg.preLoginMs} ms, closing`);
-      this.out.send(sid, { t: "error", code: "login_timeout", detail: "no login in time" });
-      this.drop(s);
-    });
+    this.arm(s, this.cfg.preLoginMs);
   }
 
   /** The connection is gone (closed by either side, or lost). */
@@ -99,7 +96,7 @@ export class Hub implements HubContext {
     const s = this.sessions.get(sid);
     if (!s) return;
     this.sessions.delete(sid);
-    s.timer?.cancel();
+    this.stopTimer(s);
     if (s.stage === "in") this.leave(s, "disconnected");
     s.stage = "gone";
   }
@@ -230,11 +227,13 @@ export class Hub implements HubContext {
 
   /** A successful login (login-rules), its session claimed: presence, the login result, the mailbox, announcements. */
   enter(s: Session, user: string, info: SessionInfo): void {
-    s.timer?.cancel();
+    // The pre-login timer stays: touch() below keeps it if it falls due first (it
+    // then re-arms for the inactivity deadline), rather than leave a cancelled entry.
     s.stage = "in";
     s.user = user;
     s.info = info;
-    this.presence.login(user, { sid: s.sid, since: info.since, host: s.host, peerPort: info.peerPort });
+    // The directory entry serves as the presence entry too (one object per session, not two).
+    this.presence.login(user, info);
     this.notices.join(s.sid);
     this.log.debug(`session ${s.sid}: ${user} logged in from ${s.host}`);
     this.out.send(s.sid, { t: "login_result", code: "ok", user });
@@ -243,13 +242,18 @@ export class Hub implements HubContext {
     this.touch(s);
   }
 
+  /** What connect() was given for session `sid` (the server's connection), until the hub hears of its end. */
+  transport(sid: number): unknown {
+    return this.sessions.get(sid)?.transport;
+  }
+
   isDraining(sid: number): boolean {
     return this.sessions.get(sid)?.draining === true;
   }
 
   drop(s: Session): void {
     s.closing = true;
-    s.timer?.cancel();
+    this.stopTimer(s);
     this.out.close(s.sid);
   }
 
@@ -268,34 +272,50 @@ export class Hub implements HubContext {
   }
 
   /**
-   * A command: the inactivity deadline moves to now + timeout. The idle timer is
-   * not re-created per command (that was ~8 % of a relaying server's CPU): it
-   * fires at the old deadline, sees the newer activity and re-arms for the rest.
+   * A command: the inactivity deadline moves to now + timeout. The timer is not
+   * re-created per command (that was ~8 % of a relaying server's CPU): one due
+   * earlier fires, sees the newer activity and re-arms for the rest.
    */
   private touch(s: Session): void {
-    s.lastActive = this.clock.now();
-    if (s.idleArmed) return;
-    s.timer?.cancel();
-    s.idleArmed = true;
-    this.armIdle(s, this.cfg.timeoutMs);
+    const now = this.clock.now();
+    s.lastActive = now;
+    if (s.timer !== undefined && s.timerAt! <= now + this.cfg.timeoutMs) return;
+    this.stopTimer(s);
+    this.arm(s, this.cfg.timeoutMs);
   }
 
-  private armIdle(s: Session, ms: number): void {
-    s.timer = this.clock.after(ms, () => {
-      const idle = this.clock.now() - s.lastActive!;
-      if (idle < this.cfg.timeoutMs) return this.armIdle(s, this.cfg.timeoutMs - idle);
-      s.idleArmed = false;
-      this.log.debug(`session ${s.sid}: ${s.user} timed out`);
-      this.out.send(s.sid, { t: "kicked", reason: "timeout" });
-      this.leave(s, "timeout");
-      this.drop(s);
-    });
+  /** A session's one timer (pre-login limit, then inactivity), all through one function: no closure per session. */
+  private arm(s: Session, ms: number): void {
+    s.timerAt = this.clock.now() + ms;
+    s.timer = this.clock.after(ms, this.timerFired, s);
   }
+
+  private stopTimer(s: Session): void {
+    s.timer?.cancel();
+    s.timer = undefined;
+  }
+
+  private readonly timerFired = (s: Session): void => {
+    s.timer = undefined;
+    if (s.closing) return;
+    if (s.stage === "new" || s.stage === "hello") {
+      this.log.debug(`session ${s.sid}: no login within ${this.cfg.preLoginMs} ms, closing`);
+      this.out.send(s.sid, { t: "error", code: "login_timeout", detail: "no login in time" });
+      return this.drop(s);
+    }
+    if (s.stage !== "in") return;
+    const idle = this.clock.now() - s.lastActive!;
+    if (idle < this.cfg.timeoutMs) return this.arm(s, this.cfg.timeoutMs - idle);
+    this.log.debug(`session ${s.sid}: ${s.user} timed out`);
+    this.out.send(s.sid, { t: "kicked", reason: "timeout" });
+    this.leave(s, "timeout");
+    this.drop(s);
+  };
 
   private leave(s: Session, why: string): void {
     if (s.stage !== "in" || !s.user) return;
     s.stage = "gone";
-    s.timer?.cancel();
+    this.stopTimer(s);
     const user = s.user;
     this.presence.logout(user);
     this.notices.leave(s.sid);

@@ -5,12 +5,12 @@
 import type { TCPSocketListener } from "bun";
 import type { Clock } from "../common/clock.ts";
 import type { Logger } from "../common/logger.ts";
-import { COMPACT_VERSION, compactServerMax, decodeCompactClientFrame, encodeCompactServer, fillCompactServer } from "../protocol/compact.ts";
-import { KIND_COMPACT, KIND_JSON } from "../protocol/frame.ts";
-import { decodeClient, encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
+import { COMPACT_VERSION, compactServerMax, encodeCompactServer, fillCompactServer } from "../protocol/compact.ts";
+import { encodeMessage, MAX_SERVER_FRAME, type ServerMsg } from "../protocol/messages.ts";
 import { splitReply } from "../protocol/listing.ts";
 import { Link, listenLinks, TLS_HANDSHAKE_MS, type LinkTls } from "../net/link.ts";
 import { Admission, type AdmissionLimits } from "./admission.ts";
+import { Conn, type ConnHost } from "./conn.ts";
 import { Hub, type HubConfig, type Outbox } from "./hub.ts";
 import { NoticeBytes } from "./notice-bytes.ts";
 import type { Router } from "./hub-context.ts";
@@ -24,9 +24,6 @@ const BACKLOG_QUEUE = 4 * 1024 * 1024;
 
 /** Whether an encoded frame is within the client↔server limit (its length field counts kind + body). */
 const fits = (frame: Uint8Array) => frame.byteLength - 4 <= MAX_SERVER_FRAME;
-
-/** A client's link, and whether it agreed on version 3 (compact frames, protocol/compact.ts). */
-type Conn = { link: Link; compact: boolean };
 
 /** One message in the forms its recipients read, each encoded when first asked for. */
 class Forms {
@@ -63,11 +60,11 @@ export type ServerOptions = {
 };
 
 export class ChatServer {
-  private conns = new Map<number, Conn>();
   private nextSid = 1;
   readonly hub: Hub;
   private listener: TCPSocketListener<any> | null = null;
   private readonly admission: Admission;
+  private readonly connHost: ConnHost;
   /** The current window's presence notices, encoded (notice-bytes.ts). */
   private notices: NoticeBytes | undefined;
 
@@ -75,7 +72,7 @@ export class ChatServer {
     this.admission = new Admission(opts.admission);
     const outbox: Outbox = {
       send: (sid, msg) => {
-        const conn = this.conns.get(sid);
+        const conn = this.conn(sid);
         if (!conn) return;
         // Logged in: no longer counted against the pre-login caps.
         if (msg.t === "login_result" && msg.code === "ok") this.admission.release(sid);
@@ -96,7 +93,7 @@ export class ChatServer {
         // Encoded once per form (JSON, compact), shared by every recipient of that form.
         const forms = new Forms(msg);
         for (const sid of sids) {
-          const conn = this.conns.get(sid);
+          const conn = this.conn(sid);
           if (!conn) continue;
           const bytes = forms.for(conn.compact);
           if (!fits(bytes)) {
@@ -107,18 +104,18 @@ export class ChatServer {
         }
       },
       sendRun: (sid, list, from, to) => {
-        const conn = this.conns.get(sid);
+        const conn = this.conn(sid);
         if (!conn) return;
         if (this.notices?.list !== list) this.notices = new NoticeBytes(list, opts.log);
         const bytes = this.notices.slice(conn.compact, from, to);
         if (bytes.byteLength > 0) conn.link.send(bytes);
       },
-      close: (sid) => this.conns.get(sid)?.link.end(),
+      close: (sid) => this.conn(sid)?.link.end(),
       // Paces the offline backlog (delivery.ts): batches follow each other until
       // BACKLOG_QUEUE waits on the link, then resume once it is under its high-water
       // mark — the gap keeps the client fed while the server is busy elsewhere.
       whenDrained: (sid, fn) => {
-        const link = this.conns.get(sid)?.link;
+        const link = this.conn(sid)?.link;
         if (!link) return;
         const next = () => {
           if (!link.isOpen) return;
@@ -134,6 +131,19 @@ export class ChatServer {
       },
     };
     this.hub = new Hub(opts.users, opts.store, opts.clock, opts.hub, outbox, opts.log, opts.shared, opts.node, opts.router);
+    this.connHost = {
+      hub: this.hub,
+      log: opts.log,
+      forget: (sid) => this.admission.release(sid),
+    };
+  }
+
+  /**
+   * The connection of session `sid`: kept by the hub with the session (one map
+   * entry per connection, not two), until the hub hears of the close.
+   */
+  private conn(sid: number): Conn | undefined {
+    return this.hub.transport(sid) as Conn | undefined;
   }
 
   /**
@@ -173,50 +183,10 @@ export class ChatServer {
       (link) => {
         const sid = this.nextSid++;
         if (!this.admit(sid, link)) return;
-        const conn: Conn = { link, compact: false };
-        this.conns.set(sid, conn);
-        link.attach({
-          frame: (f) => {
-            // Once the hub has let go of a session (drop → end()), what the client
-            // still sends is ignored: e.g. the rest of a pipelined login flood.
-            if (!link.isOpen) return;
-            try {
-              const msg =
-                f.kind === KIND_JSON
-                  ? decodeClient(f.body)
-                  : f.kind === KIND_COMPACT && conn.compact
-                    ? decodeCompactClientFrame(f)
-                    : `unexpected frame kind ${f.kind}`;
-              if (typeof msg === "string") return this.hub.violation(sid, msg);
-              this.hub.receive(sid, msg);
-            } catch (e) {
-              // A broken invariant is a bug: log it, drop this connection, serve the rest.
-              log.debug(`session ${sid}: internal error: ${(e as Error).stack ?? e}`);
-              link.destroy("internal error");
-            }
-          },
-          // The byte stream broke (oversized frame, zero length, unknown kind): say why, then close.
-          bad: (reason) => {
-            this.hub.violation(sid, reason);
-            link.end(); // (the hub has already asked for it; this holds even if it had not)
-          },
-          close: (reason) => {
-            log.debug(`session ${sid}: link closed: ${reason}`);
-            this.conns.delete(sid);
-            this.admission.release(sid);
-            // A link can close inside a hub call (a send that overflows a client that
-            // stopped reading); tell the hub afterwards, never in the middle of a rule.
-            queueMicrotask(() => {
-              try {
-                this.hub.disconnect(sid);
-              } catch (e) {
-                log.debug(`session ${sid}: internal error on disconnect: ${(e as Error).stack ?? e}`);
-              }
-            });
-          },
-        });
+        const conn = new Conn(this.connHost, sid, link);
+        link.attach(conn);
         log.debug(`session ${sid}: connection from ${link.remoteAddress}`);
-        this.hub.connect(sid, link.remoteAddress);
+        this.hub.connect(sid, link.remoteAddress, conn);
       },
       this.linkTls(),
     );

@@ -112,3 +112,42 @@ describe("inactivity timeout (receiving)", () => {
     expect(b.out.take(y)).toEqual([pres("hans", "out")]);
   });
 });
+
+// A session has one timer: the pre-login limit, then the inactivity deadline. A
+// login keeps the pending pre-login timer if it falls due first (it re-arms then).
+describe("inactivity timeout after the pre-login limit", () => {
+  for (const [name, timeoutMs, preLoginMs] of [
+    ["timeout longer than the pre-login limit", 60_000, 5_000],
+    ["timeout shorter than the pre-login limit", 2_000, 5_000],
+  ] as const) {
+    test(`${name}: the deadline counts from the login, not from connect`, () => {
+      const b = bench({ timeoutMs, preLoginMs });
+      const sid = b.greeted();
+      b.clock.advance(preLoginMs - 10);
+      expect(b.login(sid, "hans", "falcon")).toEqual([result("ok", "hans")]);
+      // The pre-login limit passes: nothing happens.
+      b.clock.advance(10);
+      b.quiet(sid);
+      expect(b.out.closed.has(sid)).toBe(false);
+      b.clock.advance(timeoutMs - 10 - 1);
+      b.quiet(sid);
+      expect(b.out.closed.has(sid)).toBe(false);
+      b.clock.advance(1);
+      expect(b.out.take(sid)).toEqual([{ t: "kicked", reason: "timeout" }]);
+      expect(b.out.closed.has(sid)).toBe(true);
+    });
+
+    test(`${name}: a command right after the login moves the deadline`, () => {
+      const b = bench({ timeoutMs, preLoginMs });
+      const sid = b.greeted();
+      expect(b.login(sid, "hans", "falcon")).toEqual([result("ok", "hans")]);
+      b.clock.advance(timeoutMs - 1);
+      b.hub.receive(sid, { t: "activity" });
+      b.clock.advance(timeoutMs - 1);
+      b.quiet(sid);
+      expect(b.out.closed.has(sid)).toBe(false);
+      b.clock.advance(1);
+      expect(b.out.take(sid)).toEqual([{ t: "kicked", reason: "timeout" }]);
+    });
+  }
+});

@@ -38,3 +38,13 @@ test("never early; many cancelled timers are compacted without losing live ones"
   await Bun.sleep(60);
   expect(firedAt - t0).toBeGreaterThanOrEqual(25);
 });
+
+test("one function for many timers: each fires with its own arg; a cancelled one never", async () => {
+  const got: string[] = [];
+  const fn = (who: string) => got.push(who);
+  systemClock.after(20, fn, "b");
+  systemClock.after(10, fn, "a");
+  systemClock.after(15, fn, "x").cancel();
+  await Bun.sleep(60);
+  expect(got).toEqual(["a", "b"]);
+});

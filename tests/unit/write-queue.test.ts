@@ -198,6 +198,36 @@ describe("WriteQueue", () => {
     await wait;
   });
 
+  test("a queue emptied then filled again behaves as a new one, round after round", async () => {
+    // Its arrays are let go when empty and made again when needed (an idle link holds none).
+    const { q, k, soon, received } = rig({ highWater: 10_000, room: 0 });
+    const sent: Uint8Array[] = [];
+    for (let round = 0; round < 3; round++) {
+      const big = bytes(SMALL_MAX);
+      sent.push(big);
+      expect(q.send(big)).toBe(false); // queued whole, past the mark
+      expect(q.hasBacklog).toBe(true);
+      let done = false;
+      const wait = q.drained().then(() => (done = true));
+      k.room = Infinity;
+      q.onDrain();
+      await wait;
+      expect(done).toBe(true);
+      expect(q.hasBacklog).toBe(false);
+      const small = [bytes(10), bytes(20)];
+      sent.push(...small);
+      for (const s of small) q.send(s);
+      expect(q.holdState).toBe("heldTurn");
+      soon.run();
+      expect(q.holdState).toBe("idle");
+      expect(q.queuedBytes).toBe(0);
+      q.onDrain(); // nothing queued: a no-op
+      k.room = 0;
+    }
+    expect(received()).toEqual(concat(sent));
+    expect(q.sentBytes).toBe(received().byteLength);
+  });
+
   test("caps also count held bytes", () => {
     const { q } = rig({ highWater: 1000 });
     expect(q.send(bytes(600))).toBe(true);
