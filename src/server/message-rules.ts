@@ -4,14 +4,17 @@
  */
 import { MAX_TEXT_BYTES, textBytes } from "../protocol/messages.ts";
 import type { HubContext, MaybeReply, Reply, Req } from "./hub-context.ts";
-import { all, filter, then, type MaybePromise } from "./maybe.ts";
+import { all, filter, isPromise, then, type MaybePromise } from "./maybe.ts";
 import type { SessionInfo } from "./state.ts";
 
 export function message(hub: HubContext, from: string, m: Req<"message">): MaybeReply {
   if (tooLong(hub, from, m.text)) return { code: "too_long" };
-  if (!hub.accounts.exists(m.to)) return { code: "invalid_user" };
+  // The sender's own name is an account: `self` whichever of the two is asked first.
   if (m.to === from) return { code: "self" };
-  if (hub.router && !hub.presence.get(m.to)) {
+  // Someone online here has an account: one lookup, not two, on the common path.
+  const here = hub.presence.get(m.to);
+  if (here === undefined && !hub.accounts.exists(m.to)) return { code: "invalid_user" };
+  if (hub.router && !here) {
     // A cluster, the recipient on another server as far as the bus told: no round trip.
     const there = hub.elsewhere?.where(m.to);
     if (there) return there.blocks.has(from) ? { code: "blocked_you" } : route(hub, from, m, there.node);
@@ -20,7 +23,10 @@ export function message(hub: HubContext, from: string, m: Req<"message">): Maybe
       decide(hub, from, m, blocked as boolean, where as SessionInfo | undefined),
     );
   }
-  return then(hub.store.blocks.has(m.to, from), (blocked) => decide(hub, from, m, blocked, undefined));
+  const blocked = hub.store.blocks.has(m.to, from);
+  // Decided now (a store in memory or SQLite): who is online is what was just read.
+  if (!isPromise(blocked)) return decide(hub, from, m, blocked, undefined, here);
+  return blocked.then((b) => decide(hub, from, m, b, undefined));
 }
 
 /**
@@ -36,9 +42,9 @@ export function sentWithoutWaiting(hub: HubContext, from: string, m: Req<"messag
   return hub.elsewhere !== undefined && m.to !== from && !hub.presence.get(m.to) && hub.elsewhere.where(m.to) !== undefined && hub.accounts.exists(m.to);
 }
 
-function decide(hub: HubContext, from: string, m: Req<"message">, blocked: boolean, where: SessionInfo | undefined): MaybeReply {
+/** `online`: who is logged in here as `m.to`, when the caller read it in this same turn. */
+function decide(hub: HubContext, from: string, m: Req<"message">, blocked: boolean, where: SessionInfo | undefined, online = hub.presence.get(m.to)): MaybeReply {
   if (blocked) return { code: "blocked_you" };
-  const online = hub.presence.get(m.to);
   // Online with a backlog still going out: the message joins the mailbox behind it,
   // so it is shown after the older ones (delivery.ts); the sender sees "delivered".
   if (online && !hub.isDraining(online.sid)) {
