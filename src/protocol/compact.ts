@@ -27,7 +27,7 @@
  * with fields, a string with a lone UTF-16 surrogate, which UTF-8 cannot carry
  * but JSON's \uXXXX escapes can) goes as JSON. Pure: no sockets.
  */
-import { ChunkFrame, FRAME_HEADER, KIND_COMPACT, type Frame } from "./frame.ts";
+import { ChunkFrame, FRAME_HEADER, getU32, KIND_COMPACT, putU32, type Frame } from "./frame.ts";
 import { REPLY_CODES, type ClientMsg, type ServerMsg } from "./messages.ts";
 import { MAX_FIELD_CHARS } from "./schema.ts";
 
@@ -240,15 +240,6 @@ const wellFormed = (a: string, b: string) => a.isWellFormed() && b.isWellFormed(
 
 const isU32 = (v: number) => Number.isInteger(v) && v >= 0 && v <= U32_MAX;
 
-function putU32(out: Uint8Array, at: number, v: number): void {
-  out[at] = v >>> 24;
-  out[at + 1] = (v >>> 16) & 0xff;
-  out[at + 2] = (v >>> 8) & 0xff;
-  out[at + 3] = v & 0xff;
-}
-function getU32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
-}
 
 /**
  * Frames from a socket are Buffers (views of the read); a Uint8Array from elsewhere

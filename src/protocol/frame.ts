@@ -52,13 +52,13 @@ export class FrameError extends Error {
 // Lengths are read and written byte by byte: a DataView needs `.buffer`, which
 // makes the engine give a small typed array its own ArrayBuffer (measured: most
 // of encodeFrame's time, and the top item of a relaying server's profile).
-function putU32(out: Uint8Array, at: number, v: number): void {
+export function putU32(out: Uint8Array, at: number, v: number): void {
   out[at] = v >>> 24;
   out[at + 1] = (v >>> 16) & 0xff;
   out[at + 2] = (v >>> 8) & 0xff;
   out[at + 3] = v & 0xff;
 }
-function getU32(b: Uint8Array, at: number): number {
+export function getU32(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
