@@ -131,16 +131,6 @@ export class Link {
     return this.out.sendWith(max, fill, value);
   }
 
-  /**
-   * send() for bytes nobody is waiting on (presence notices): they may be held up
-   * to LAZY_MS (100 ms), to leave in one write with what else this link gets
-   * meanwhile. Order on the link is kept: any send() in the meantime takes them along.
-   */
-  sendLazy(bytes: Uint8Array): boolean {
-    if (this.closed || this.ending) return false;
-    return this.out.sendLazy(bytes);
-  }
-
   /** Resolves when the queue is under the high-water mark again (or the link closed). */
   drained(): Promise<void> {
     return this.out.drained();

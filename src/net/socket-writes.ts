@@ -5,17 +5,13 @@
 import { FlushScheduler } from "./flush-scheduler.ts";
 import { WriteQueue, type WritePolicy, type WriteSink } from "./write-queue.ts";
 
-/** How long sendLazy() bytes may wait for company (presence notices during a login storm). */
-export const LAZY_MS = 100;
-
 // Held sends are written at the end of the callback that made them (a
 // microtask), or with `flushPerTurn` once every socket event of the turn is
-// handled (setImmediate); sendLazy() bytes after LAZY_MS. One deferral serves
-// every link that has something held.
+// handled (setImmediate). One deferral serves every link that has something
+// held. (Presence notices wait for company in the hub instead: notice-batch.ts.)
 const flush = (q: WriteQueue): void => q.flush();
 const perCallback = new FlushScheduler<WriteQueue>(queueMicrotask, flush);
 const perTurn = new FlushScheduler<WriteQueue>(setImmediate, flush);
-const lazy = new FlushScheduler<WriteQueue>((run) => void setTimeout(run, LAZY_MS), (q) => q.flushLazy());
 
 /** The limits and schedulers for links made with these options (one object for all of a listener's links). */
 export function writePolicy(opts: { highWater?: number; maxQueued?: number; flushPerTurn?: boolean }): WritePolicy {
@@ -23,7 +19,6 @@ export function writePolicy(opts: { highWater?: number; maxQueued?: number; flus
     highWater: opts.highWater ?? 1 << 20,
     maxQueued: opts.maxQueued ?? 64 << 20,
     soon: opts.flushPerTurn ? perTurn : perCallback,
-    lazy,
   };
 }
 

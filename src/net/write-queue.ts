@@ -9,8 +9,7 @@
  * event-loop turn): a chunk of 32 messages then costs the sender one write and
  * the receiver one, instead of 64 syscalls. Sends of SMALL_MAX bytes or more
  * (file data) are written at once, after what is held, so order is kept and big
- * payloads are never copied. sendLazy() holds bytes nobody waits for until the
- * `lazy` scheduler runs, unless a send() takes them along earlier.
+ * payloads are never copied.
  */
 import type { FlushScheduler } from "./flush-scheduler.ts";
 
@@ -34,8 +33,8 @@ export interface WriteSink {
   writeFailed(reason: string): void;
 }
 
-/** idle: nothing held; heldLazy: held for the lazy scheduler; heldTurn: held for the `soon` one. */
-export type HoldState = "idle" | "heldLazy" | "heldTurn";
+/** idle: nothing held; heldTurn: held for the `soon` scheduler. */
+export type HoldState = "idle" | "heldTurn";
 
 /** Limits and schedulers; one object may serve every queue of a listener (nothing per link). */
 export interface WritePolicy {
@@ -45,8 +44,6 @@ export interface WritePolicy {
   maxQueued: number;
   /** Flushes what send() held. */
   soon: FlushScheduler<WriteQueue>;
-  /** Flushes what sendLazy() held, if no send() did first. */
-  lazy: FlushScheduler<WriteQueue>;
 }
 
 /**
@@ -178,19 +175,6 @@ export class WriteQueue {
     return this.enqueue(bytes) && this.queued < this.policy.highWater;
   }
 
-  /** send() for bytes nobody is waiting on: held until the lazy flush, in order with any send() meanwhile. */
-  sendLazy(bytes: Uint8Array): boolean {
-    if (this.isClosed) return false;
-    if (this.queue !== null || bytes.byteLength >= SMALL_MAX || this.heldBytes + bytes.byteLength > HELD_LIMIT) {
-      return this.send(bytes);
-    }
-    if (this.state === "idle") {
-      this.state = "heldLazy";
-      this.policy.lazy.add(this);
-    }
-    return this.hold(bytes);
-  }
-
   /**
    * send() for a frame of at most `max` bytes that `fill` writes: into this queue's
    * tail buffer when it is holding (no array of its own, no copy at flush), else
@@ -246,11 +230,6 @@ export class WriteQueue {
       this.wake();
     }
     this.giveTail();
-  }
-
-  /** The lazy scheduler's flush: only if what is held is still waiting for it. */
-  flushLazy(): void {
-    if (this.state === "heldLazy") this.flush();
   }
 
   /** The socket can take more: write the queue until the kernel stops taking it. */

@@ -21,7 +21,7 @@ import type { Clock, Timer } from "../common/clock.ts";
 import type { ServerMsg } from "../protocol/messages.ts";
 import type { Notices, Outbox } from "./hub-context.ts";
 
-/** How long a notice may wait for company (as long as a lazy write waited before batching). */
+/** How long a notice may wait for company (as long as a presence notice was held in the write queue before batching). */
 export const NOTICE_WINDOW_MS = 100;
 
 export class NoticeBatch implements Outbox, Notices {

@@ -30,7 +30,6 @@ function manualDefer(): { defer: Defer; run(): void; armed(): number } {
  */
 function rig(o: { highWater?: number; maxQueued?: number; room?: number } = {}) {
   const soon = manualDefer();
-  const lazy = manualDefer();
   const k = { room: o.room ?? Infinity, gone: false, writes: [] as Uint8Array[], views: [] as Uint8Array[], fails: [] as string[] };
   const sink: WriteSink = {
     write(bytes) {
@@ -47,9 +46,8 @@ function rig(o: { highWater?: number; maxQueued?: number; room?: number } = {}) 
     highWater: o.highWater ?? 1 << 20,
     maxQueued: o.maxQueued ?? 64 << 20,
     soon: new FlushScheduler<WriteQueue>(soon.defer, (x) => x.flush()),
-    lazy: new FlushScheduler<WriteQueue>(lazy.defer, (x) => x.flushLazy()),
   });
-  return { q, k, soon, lazy, received: () => concat(k.writes) };
+  return { q, k, soon, received: () => concat(k.writes) };
 }
 
 /** A FrameFill that writes the bytes it is given. */
@@ -245,7 +243,7 @@ describe("WriteQueue", () => {
     expect(q.isClosed).toBe(true);
     expect(q.queuedBytes).toBe(0);
     expect(q.send(bytes(10))).toBe(false);
-    expect(q.sendLazy(bytes(10))).toBe(false);
+    expect(q.sendWith(10, copyInto, bytes(10))).toBe(false);
     q.onDrain();
     q.flush();
     await wait;
@@ -285,29 +283,6 @@ describe("WriteQueue", () => {
     expect(q.hasBacklog).toBe(true);
   });
 
-  test("sendLazy holds until the lazy flush; a send meanwhile takes the held bytes along, in order", () => {
-    const { q, k, soon, lazy, received } = rig();
-    const a = bytes(40);
-    q.sendLazy(a);
-    expect(q.holdState).toBe("heldLazy");
-    expect(soon.armed()).toBe(0);
-    lazy.run();
-    expect(received()).toEqual(a);
-    const b = bytes(41);
-    const c = bytes(42);
-    q.sendLazy(b);
-    q.send(c);
-    expect(q.holdState).toBe("heldTurn");
-    lazy.run(); // the held bytes now wait for the turn's flush, not the timer
-    expect(k.writes.length).toBe(1);
-    soon.run();
-    expect(k.writes.length).toBe(2);
-    expect(received()).toEqual(concat([a, b, c]));
-    q.sendLazy(bytes(5));
-    soon.run(); // lazily held bytes wait for the lazy flush
-    expect(k.writes.length).toBe(2);
-  });
-
   test("sendWith frames are written into one lent buffer, which the flush hands to the kernel as it is", () => {
     const { q, k, soon, received } = rig();
     const a = bytes(10);
@@ -329,7 +304,7 @@ describe("WriteQueue", () => {
     q.sendWith(16, copyInto, parts[0]!);
     q.send(parts[1]!);
     q.sendWith(16, copyInto, parts[2]!);
-    q.sendLazy(parts[3]!);
+    q.send(parts[3]!);
     q.sendWith(16, copyInto, parts[4]!);
     soon.run();
     expect(received()).toEqual(concat(parts));
@@ -370,15 +345,14 @@ describe("WriteQueue", () => {
   test("sentBytes + queuedBytes is what was accepted, and the kernel gets a prefix in order, whatever happens", () => {
     const r = prng(7);
     for (let round = 0; round < 40; round++) {
-      const { q, k, soon, lazy, received } = rig({ highWater: 50_000, maxQueued: 400_000, room: 0 });
+      const { q, k, soon, received } = rig({ highWater: 50_000, maxQueued: 400_000, room: 0 });
       const accepted: Uint8Array[] = [];
       let total = 0;
       for (let step = 0; step < 60 && !q.isClosed; step++) {
         const op = r.int(0, 9);
         if (op <= 4) {
           const b = r.int(0, 3) === 0 ? r.bytes(r.int(SMALL_MAX, 70_000)) : r.bytes(r.int(0, 3000));
-          if (op === 4) q.sendLazy(b);
-          else if (op === 3) q.sendWith(b.byteLength + r.int(0, 9), copyInto, b);
+          if (op >= 3) q.sendWith(b.byteLength + r.int(0, 9), copyInto, b);
           else q.send(b);
           if (!q.isClosed) {
             accepted.push(b);
@@ -388,7 +362,7 @@ describe("WriteQueue", () => {
           k.room = r.int(0, 40_000);
           q.onDrain();
         } else if (op === 6) soon.run();
-        else if (op === 7) lazy.run();
+        else if (op === 7) soon.run();
         else if (op === 8) q.flush();
         else k.room = r.int(0, 5000);
         if (!q.isClosed) expect(q.sentBytes + q.queuedBytes).toBe(total);
