@@ -9,9 +9,8 @@
  *
  * With --tls it serves TLS with a fresh identity, as ./server does by default.
  */
-import { COMPACT_VERSION, compactServerMax, decodeCompactClientFrame, encodeCompactServer, fillCompactServer } from "../src/protocol/compact.ts";
-import { KIND_COMPACT, KIND_JSON } from "../src/protocol/frame.ts";
-import { decodeClient, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION, SUPPORTED_VERSIONS, type ServerMsg } from "../src/protocol/messages.ts";
+import { COMPACT_VERSION, compactServerMax, decodeClientFrame, encodeCompactServer, fillCompactServer } from "../src/protocol/compact.ts";
+import { encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION, SUPPORTED_VERSIONS, type ServerMsg } from "../src/protocol/messages.ts";
 import { listenLinks, type Link } from "../src/net/link.ts";
 import { createIdentity } from "../src/net/identity.ts";
 
@@ -40,7 +39,7 @@ listenLinks("127.0.0.1", port, { maxFrame: MAX_SERVER_FRAME, maxQueued: 8 << 20,
   const me: Conn = { link, compact: false };
   link.attach({
     frame(f) {
-      const m = f.kind === KIND_JSON ? decodeClient(f.body) : f.kind === KIND_COMPACT && me.compact ? decodeCompactClientFrame(f) : "bad frame kind";
+      const m = decodeClientFrame(f, me.compact);
       if (typeof m === "string") return link.destroy(m);
       switch (m.t) {
         case "hello": {

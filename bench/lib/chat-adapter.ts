@@ -2,9 +2,9 @@
  * Our protocol, spoken through the project's own codec (src/protocol): the same
  * frames and JSON messages a real client sends. Used for ./server and the null relay.
  */
-import { COMPACT_VERSION, decodeCompactServerFrame, encodeCompactClient } from "../../src/protocol/compact.ts";
-import { FrameDecoder, KIND_COMPACT, KIND_JSON } from "../../src/protocol/frame.ts";
-import { APP_NAME, decodeServer, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION, type ClientMsg } from "../../src/protocol/messages.ts";
+import { COMPACT_VERSION, decodeServerFrame, encodeCompactClient } from "../../src/protocol/compact.ts";
+import { FrameDecoder } from "../../src/protocol/frame.ts";
+import { APP_NAME, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION, type ClientMsg } from "../../src/protocol/messages.ts";
 import type { Adapter, BenchConn } from "./adapter.ts";
 import { BenchSocket } from "./sock.ts";
 
@@ -47,7 +47,7 @@ class ChatConn implements BenchConn {
     for (const f of frames) {
       this.received++;
       if (!this.listening && !this.loginWait) continue;
-      const m = f.kind === KIND_JSON ? decodeServer(f.body) : f.kind === KIND_COMPACT ? decodeCompactServerFrame(f) : `frame kind ${f.kind}`;
+      const m = decodeServerFrame(f, this.compact);
       if (typeof m === "string") throw new Error(`undecodable message from server: ${m}`);
       if (m.t === "msg") {
         if (this.listening) this.onMessage(m.from, m.text);

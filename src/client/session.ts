@@ -3,11 +3,10 @@
  * ids matched to their replies, and pushed events (messages, presence, kick).
  */
 import { systemClock, type Clock } from "../common/clock.ts";
-import { COMPACT_VERSION, decodeCompactServerFrame, encodeCompactClient } from "../protocol/compact.ts";
-import { KIND_COMPACT, KIND_JSON, type Frame } from "../protocol/frame.ts";
+import { COMPACT_VERSION, decodeServerFrame, encodeCompactClient } from "../protocol/compact.ts";
+import type { Frame } from "../protocol/frame.ts";
 import {
   APP_NAME,
-  decodeServer,
   encodeMessage,
   fitReply,
   MAX_SERVER_FRAME,
@@ -164,12 +163,7 @@ export class ServerSession {
   }
 
   private onFrame(f: Frame): void {
-    const msg =
-      f.kind === KIND_JSON
-        ? decodeServer(f.body)
-        : f.kind === KIND_COMPACT && this.compact
-          ? decodeCompactServerFrame(f)
-          : `unexpected frame kind ${f.kind}`;
+    const msg = decodeServerFrame(f, this.compact);
     if (typeof msg === "string") return this.link?.destroy(`bad message from server: ${msg}`);
     if (msg.t === "reply") {
       const whole = this.parts.add(msg);

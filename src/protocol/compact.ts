@@ -27,8 +27,8 @@
  * with fields, a string with a lone UTF-16 surrogate, which UTF-8 cannot carry
  * but JSON's \uXXXX escapes can) goes as JSON. Pure: no sockets.
  */
-import { ChunkFrame, FRAME_HEADER, getU32, KIND_COMPACT, putU32, type Frame } from "./frame.ts";
-import { REPLY_CODES, type ClientMsg, type ServerMsg } from "./messages.ts";
+import { ChunkFrame, FRAME_HEADER, getU32, KIND_COMPACT, KIND_JSON, putU32, type Frame } from "./frame.ts";
+import { decodeClient, decodeServer, REPLY_CODES, type ClientMsg, type ServerMsg } from "./messages.ts";
 import { MAX_FIELD_CHARS } from "./schema.ts";
 
 /** The protocol version from which a link may carry compact frames. */
@@ -121,13 +121,20 @@ export function encodeCompactClient(msg: ClientMsg): Uint8Array | null {
   return null;
 }
 
-/** A compact frame from a client: the message it stands for, or a one-line reason. */
-export function decodeCompactClientFrame(f: Frame): ClientMsg | string {
+/**
+ * A frame from a client: its message, JSON or (once version 3 was agreed,
+ * `compact`) compact, or a one-line reason. Every reader of client frames uses this.
+ */
+export function decodeClientFrame(f: Frame, compact: boolean): ClientMsg | string {
+  if (f.kind === KIND_JSON) return decodeClient(f.body);
+  if (f.kind !== KIND_COMPACT || !compact) return `unexpected frame kind ${f.kind}`;
   return f instanceof ChunkFrame ? decodeCompactClient(f.src, f.start, f.end) : decodeCompactClient(f.body);
 }
 
-/** A compact frame from the server: the message it stands for, or a one-line reason. */
-export function decodeCompactServerFrame(f: Frame): ServerMsg | string {
+/** A frame from the server: its message, JSON or (once version 3 was agreed) compact, or a one-line reason. */
+export function decodeServerFrame(f: Frame, compact: boolean): ServerMsg | string {
+  if (f.kind === KIND_JSON) return decodeServer(f.body);
+  if (f.kind !== KIND_COMPACT || !compact) return `unexpected frame kind ${f.kind}`;
   return f instanceof ChunkFrame ? decodeCompactServer(f.src, f.start, f.end) : decodeCompactServer(f.body);
 }
 

@@ -7,9 +7,8 @@
  */
 import type { Logger } from "../common/logger.ts";
 import type { Link, LinkEvents } from "../net/link.ts";
-import { decodeCompactClientFrame } from "../protocol/compact.ts";
-import { KIND_COMPACT, KIND_JSON, type Frame } from "../protocol/frame.ts";
-import { decodeClient } from "../protocol/messages.ts";
+import { decodeClientFrame } from "../protocol/compact.ts";
+import type { Frame } from "../protocol/frame.ts";
 import type { Hub } from "./hub.ts";
 
 /** What every Conn of a server shares: one object per server. */
@@ -36,12 +35,7 @@ export class Conn implements LinkEvents {
     // still sends is ignored: e.g. the rest of a pipelined login flood.
     if (!this.link.isOpen) return;
     try {
-      const msg =
-        f.kind === KIND_JSON
-          ? decodeClient(f.body)
-          : f.kind === KIND_COMPACT && this.compact
-            ? decodeCompactClientFrame(f)
-            : `unexpected frame kind ${f.kind}`;
+      const msg = decodeClientFrame(f, this.compact);
       if (typeof msg === "string") return hub.violation(this.sid, msg);
       hub.receive(this.sid, msg);
     } catch (e) {

@@ -81,7 +81,8 @@ export class ChatServer {
         if (max > 0 && max - 4 <= MAX_SERVER_FRAME) {
           conn.link.sendWith(max, fillCompactServer, msg);
         } else {
-          const bytes = (conn.compact && encodeCompactServer(msg)) || encodeMessage(msg);
+          // Too big for the frame limit as compact (max is a bound: it may still fit), or JSON only.
+          const bytes = (max > 0 && encodeCompactServer(msg)) || encodeMessage(msg);
           if (fits(bytes)) conn.link.send(bytes);
           else this.sendSplit(sid, conn.link, msg);
         }

@@ -22,12 +22,11 @@
  * next to the harness's cleanup).
  */
 import type { Socket } from "bun";
-import { COMPACT_VERSION, decodeCompactServer, encodeCompactClient } from "../../src/protocol/compact.ts";
+import { COMPACT_VERSION, decodeServerFrame, encodeCompactClient } from "../../src/protocol/compact.ts";
 import { encodeFrame, type Frame, FrameDecoder, KIND_COMPACT, KIND_JSON } from "../../src/protocol/frame.ts";
 import {
   APP_NAME,
   type ClientMsg,
-  decodeServer,
   MAX_PEER_FRAME,
   MAX_SERVER_FRAME,
   PROTOCOL_VERSION,
@@ -81,11 +80,7 @@ type FarEnd<M> = { maxFrame: number; decode(f: Frame, compact: boolean): M | str
 
 const SERVER: FarEnd<ServerMsg> = {
   maxFrame: MAX_SERVER_FRAME,
-  decode(f, compact) {
-    if (f.kind === KIND_JSON) return decodeServer(f.body);
-    if (f.kind !== KIND_COMPACT) return `binary frame of kind ${f.kind} from the server`;
-    return compact ? decodeCompactServer(f.body) : "compact frame from the server before hello_ok v3";
-  },
+  decode: (f, compact) => decodeServerFrame(f, compact),
 };
 
 const PEER: FarEnd<RawMsg> = {

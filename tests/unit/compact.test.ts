@@ -12,8 +12,10 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
+  decodeClientFrame,
   decodeCompactClient,
   decodeCompactServer,
+  decodeServerFrame,
   encodeCompactClient,
   encodeCompactServer,
 } from "../../src/protocol/compact.ts";
@@ -23,6 +25,7 @@ import {
   decodeServer,
   encodeMessage,
   MAX_PEER_FRAME,
+  MAX_SERVER_FRAME,
   REPLY_CODES,
   type ClientMsg,
   type ServerMsg,
@@ -363,5 +366,28 @@ describe("random bytes", () => {
       }),
       { numRuns: 20000 },
     );
+  });
+});
+
+describe("decodeClientFrame / decodeServerFrame: either kind, as the programs read frames", () => {
+  const stream = (...frames: Uint8Array[]) => new FrameDecoder(MAX_SERVER_FRAME).push(Buffer.concat(frames));
+  const m: ClientMsg = { t: "message", id: 7, to: "yoda", text: "hi" };
+  const msg: ServerMsg = { t: "msg", from: "luke", text: "hi", kind: "direct" };
+
+  test("a JSON frame decodes either way; a compact one only once version 3 was agreed", () => {
+    const [json, compact] = stream(encodeMessage(m), encodeCompactClient(m)!);
+    expect(decodeClientFrame(json!, false)).toStrictEqual(m);
+    expect(decodeClientFrame(compact!, true)).toStrictEqual(m);
+    expect(decodeClientFrame(compact!, false)).toBe("unexpected frame kind 3");
+    const [sj, sc] = stream(encodeMessage(msg), encodeCompactServer(msg)!);
+    expect(decodeServerFrame(sj!, true)).toStrictEqual(msg);
+    expect(decodeServerFrame(sc!, true)).toStrictEqual(msg);
+    expect(decodeServerFrame(sc!, false)).toBe("unexpected frame kind 3");
+  });
+
+  test("a frame that is not a view of a chunk (a test's own) decodes the same as one that is", () => {
+    const [viaChunk] = stream(encodeCompactClient(m)!);
+    expect(decodeClientFrame({ kind: KIND_COMPACT, body: viaChunk!.body }, true)).toStrictEqual(decodeClientFrame(viaChunk!, true));
+    expect(decodeClientFrame({ kind: 9, body: new Uint8Array(1) }, true)).toBe("unexpected frame kind 9");
   });
 });
