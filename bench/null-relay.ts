@@ -10,6 +10,7 @@
  * With --tls it serves TLS with a fresh identity, as ./server does by default.
  */
 import { COMPACT_VERSION, compactServerMax, decodeClientFrame, encodeCompactServer, fillCompactServer } from "../src/protocol/compact.ts";
+import { directMsg } from "../src/protocol/frame-text.ts";
 import { encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION, SUPPORTED_VERSIONS, type ServerMsg } from "../src/protocol/messages.ts";
 import { listenLinks, type Link } from "../src/net/link.ts";
 import { createIdentity } from "../src/net/identity.ts";
@@ -56,7 +57,7 @@ listenLinks("127.0.0.1", port, { maxFrame: MAX_SERVER_FRAME, maxQueued: 8 << 20,
         case "message": {
           if (!user) return;
           const to = byName.get(m.to);
-          if (to) send(to, { t: "msg", from: user, text: m.text, kind: "direct" });
+          if (to) send(to, directMsg(user, m));
           send(me, { t: "reply", id: m.id, code: "ok" });
           return;
         }

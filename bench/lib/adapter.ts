@@ -13,6 +13,13 @@ export interface BenchConn {
   onClose: (reason: string) => void;
   /** Send `text` to one user. */
   send(to: string, text: string): void;
+  /**
+   * A direct message encoded once, to send many times with sendPrepared (the
+   * same bytes send() would write: the loadgen's cost per message is then a
+   * copy, and what it measures is the server).
+   */
+  prepare(to: string, text: string): Prepared;
+  sendPrepared(p: Prepared): void;
   /** Send `text` to everyone in the broadcast group. */
   broadcast(text: string): void;
   /** Enter the broadcast group (IRC: join the channel; our protocol: nothing to do). */
@@ -32,6 +39,9 @@ export interface BenchConn {
   settle?(): Promise<void>;
   close(): void;
 }
+
+/** What prepare() made: opaque to the scenarios. */
+export type Prepared = { readonly to: string; readonly text: string };
 
 export interface Adapter {
   readonly name: string;

@@ -3,14 +3,16 @@
  * frames and JSON messages a real client sends. Used for ./server and the null relay.
  */
 import { COMPACT_VERSION, decodeServerFrame, encodeCompactClient } from "../../src/protocol/compact.ts";
-import { FrameDecoder } from "../../src/protocol/frame.ts";
+import { FrameDecoder, putU32 } from "../../src/protocol/frame.ts";
 import { APP_NAME, encodeMessage, MAX_SERVER_FRAME, PROTOCOL_VERSION, type ClientMsg } from "../../src/protocol/messages.ts";
-import type { Adapter, BenchConn } from "./adapter.ts";
+import type { Adapter, BenchConn, Prepared } from "./adapter.ts";
 import { BenchSocket } from "./sock.ts";
 
 const LOGIN_MS = 30_000;
 /** Offline messages handled before an ack goes out mid-read, as ./client does (src/client/session.ts). */
 const ACK_EVERY = 1000;
+
+type ChatPrepared = Prepared & { frame: Uint8Array | null };
 
 class ChatConn implements BenchConn {
   listening = false;
@@ -88,6 +90,18 @@ class ChatConn implements BenchConn {
 
   send(to: string, text: string): void {
     this.write({ t: "message", id: this.nextId++, to, text });
+  }
+  /** The compact frame with id 0 (version 3 agreed), its id filled in per send; JSON ones are encoded each time. */
+  prepare(to: string, text: string): Prepared {
+    const frame = this.compact ? encodeCompactClient({ t: "message", id: 0, to, text }) : null;
+    return { to, text, frame } as ChatPrepared;
+  }
+  sendPrepared(p: Prepared): void {
+    const { frame } = p as ChatPrepared;
+    if (!frame) return this.send(p.to, p.text);
+    const at = this.sock.write(frame);
+    // [u32 length][u8 kind][u8 op][u32 id]: the id is bytes 6–9 (docs/protocol.md §8).
+    if (at >= 0) putU32(this.sock.heldBytesView(), at + 6, this.nextId++);
   }
   broadcast(text: string): void {
     this.write({ t: "broadcast", id: this.nextId++, text });

@@ -6,12 +6,14 @@
  * TLS to the daemons' TLS ports (`tls`: the bench's self-signed certificate,
  * not checked, as for our server).
  */
-import type { Adapter, BenchConn } from "./adapter.ts";
+import type { Adapter, BenchConn, Prepared } from "./adapter.ts";
 import { BenchSocket } from "./sock.ts";
 
 const LOGIN_MS = 30_000;
 export const BENCH_CHANNEL = "#bench";
 const enc = new TextEncoder();
+
+type IrcPrepared = Prepared & { line: Uint8Array };
 
 class IrcConn implements BenchConn {
   listening = false;
@@ -97,6 +99,12 @@ class IrcConn implements BenchConn {
   }
   send(to: string, text: string): void {
     this.sock.write(enc.encode(`PRIVMSG ${to} :${text}\r\n`));
+  }
+  prepare(to: string, text: string): Prepared {
+    return { to, text, line: enc.encode(`PRIVMSG ${to} :${text}\r\n`) } as IrcPrepared;
+  }
+  sendPrepared(p: Prepared): void {
+    this.sock.write((p as IrcPrepared).line);
   }
   broadcast(text: string): void {
     this.sock.write(enc.encode(`PRIVMSG ${BENCH_CHANNEL} :${text}\r\n`));

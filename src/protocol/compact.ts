@@ -27,6 +27,7 @@
  * with fields, a string with a lone UTF-16 surrogate, which UTF-8 cannot carry
  * but JSON's \uXXXX escapes can) goes as JSON. Pure: no sockets.
  */
+import { isAscii, MessageInFrame, MsgFromFrame } from "./frame-text.ts";
 import { ChunkFrame, FRAME_HEADER, getU32, KIND_COMPACT, KIND_JSON, putU32, type Frame } from "./frame.ts";
 import { decodeClient, decodeServer, REPLY_CODES, type ClientMsg, type ServerMsg } from "./messages.ts";
 import { MAX_FIELD_CHARS } from "./schema.ts";
@@ -61,6 +62,8 @@ export function compactServerMax(msg: ServerMsg): number {
   switch (msg.t) {
     case "msg":
       if (msg.seq !== undefined || (msg.kind !== "direct" && msg.kind !== "broadcast") || msg.from.includes("\0")) return 0;
+      // A text still in its frame's bytes: ASCII, so as many bytes as it had there.
+      if (msg instanceof MsgFromFrame) return msg.from.isWellFormed() ? FRAME_HEADER + 3 + 3 * msg.from.length + msg.textBytes : 0;
       if (!wellFormed(msg.from, msg.text)) return 0;
       return FRAME_HEADER + 3 + 3 * (msg.from.length + msg.text.length);
     case "reply":
@@ -81,7 +84,7 @@ export function fillCompactServer(msg: ServerMsg, out: Buffer, at: number): numb
       b[at + 6] = msg.kind === "direct" ? 0 : 1;
       const name = at + 7 + b.utf8Write(msg.from, at + 7);
       b[name] = 0;
-      end = name + 1 + b.utf8Write(msg.text, name + 1);
+      end = name + 1 + (msg instanceof MsgFromFrame ? msg.copyText(b, name + 1) : b.utf8Write(msg.text, name + 1));
       b[at + 5] = OP_MSG;
       break;
     }
@@ -151,8 +154,14 @@ export function decodeCompactClient(bytes: Uint8Array, start = 0, end = bytes.by
       const cut = b.indexOf(0, start + 5);
       if (cut < 0 || cut >= end) return "compact message: no end to the name";
       const to = names.get(b, start + 5, cut);
+      if (to === null) return "compact message: not valid UTF-8";
+      // An ASCII text stays in the frame's bytes until read (frame-text.ts).
+      if (isAscii(b, cut + 1, end)) {
+        if (to.length > MAX_FIELD_CHARS || end - cut - 1 > MAX_FIELD_CHARS) return "compact message: field too long";
+        return new MessageInFrame(getU32(b, start + 1), to, b, cut + 1, end);
+      }
       const t = text(b, cut + 1, end);
-      if (to === null || t === null) return "compact message: not valid UTF-8";
+      if (t === null) return "compact message: not valid UTF-8";
       if (to.length > MAX_FIELD_CHARS || t.length > MAX_FIELD_CHARS) return "compact message: field too long";
       return { t: "message", id: getU32(b, start + 1), to, text: t };
     }
@@ -274,18 +283,24 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 class NameCache {
   private byHash = new Map<number, { bytes: Uint8Array; name: string }>();
 
+  /** The name found last: a read's messages mostly name the same user, found with one compare. */
+  private last: { bytes: Uint8Array; name: string } = { bytes: new Uint8Array(0), name: "" };
+
   get(b: SliceableBuffer, from: number, to: number): string | null {
     const n = to - from;
     if (n > NAME_MAX) return text(b, from, to);
+    if (sameBytes(this.last.bytes, b, from, n)) return this.last.name;
     let h = 0x811c9dc5 ^ n;
     for (let i = from; i < to; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
     const hit = this.byHash.get(h);
-    if (hit !== undefined && sameBytes(hit.bytes, b, from, n)) return hit.name;
+    if (hit !== undefined && sameBytes(hit.bytes, b, from, n)) return (this.last = hit).name;
     const name = text(b, from, to);
     if (name === null) return null;
     if (this.byHash.size >= NAMES_KEPT) this.byHash = new Map();
     // A copy (new Uint8Array of a view): Buffer's slice() would keep a view of the frame's chunk.
-    this.byHash.set(h, { bytes: new Uint8Array(b.subarray(from, to)), name });
+    const entry = { bytes: new Uint8Array(b.subarray(from, to)), name };
+    this.byHash.set(h, entry);
+    this.last = entry;
     return name;
   }
 }

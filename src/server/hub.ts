@@ -22,7 +22,7 @@ import { Presence } from "./presence.ts";
 import { announce, background, insist } from "./routed.ts";
 import { CachedBlocks } from "./cached-blocks.ts";
 import { OnlineMap } from "./online-map.ts";
-import { answer, sendReply } from "./replies.ts";
+import { answer, answerRule, sendReply } from "./replies.ts";
 import { overlapMessage } from "./pipeline.ts";
 import type { Directory, FileIndex, SessionInfo, SharedState, TokenStore } from "./state.ts";
 import type { Store } from "./store.ts";
@@ -173,9 +173,9 @@ export class Hub implements HubContext {
     const user = s.user!;
     switch (msg.t) {
       case "message":
-        return answer(this, s, msg.id, () => message(this, user, msg));
+        return answerRule(this, s, msg.id, message, user, msg);
       case "broadcast":
-        return answer(this, s, msg.id, () => broadcast(this, user, msg));
+        return answerRule(this, s, msg.id, broadcast, user, msg);
       case "whoelse":
         return answer(this, s, msg.id, () => whoelse(this, user));
       case "whoelsesince":

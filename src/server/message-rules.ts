@@ -2,13 +2,14 @@
  * Messaging and block lists (behaviour.md §4): who may reach whom, what is stored for
  * later, and who is hidden from whom.
  */
+import { directMsg, MessageInFrame } from "../protocol/frame-text.ts";
 import { MAX_TEXT_BYTES, textBytes } from "../protocol/messages.ts";
 import type { HubContext, MaybeReply, Reply, Req } from "./hub-context.ts";
 import { all, filter, isPromise, then, type MaybePromise } from "./maybe.ts";
 import type { SessionInfo } from "./state.ts";
 
 export function message(hub: HubContext, from: string, m: Req<"message">): MaybeReply {
-  if (tooLong(hub, from, m.text)) return { code: "too_long" };
+  if (tooLong(hub, from, m)) return { code: "too_long" };
   // The sender's own name is an account: `self` whichever of the two is asked first.
   if (m.to === from) return { code: "self" };
   // Someone online here has an account: one lookup, not two, on the common path.
@@ -48,7 +49,7 @@ function decide(hub: HubContext, from: string, m: Req<"message">, blocked: boole
   // Online with a backlog still going out: the message joins the mailbox behind it,
   // so it is shown after the older ones (delivery.ts); the sender sees "delivered".
   if (online && !hub.isDraining(online.sid)) {
-    hub.out.send(online.sid, { t: "msg", from, text: m.text, kind: "direct" });
+    hub.out.send(online.sid, directMsg(from, m));
     return { code: "ok" };
   }
   if (online || !where || where.node === hub.node) return keep(hub, from, m, online !== undefined);
@@ -77,7 +78,7 @@ function keep(hub: HubContext, from: string, m: Req<"message">, online: boolean)
 }
 
 export function broadcast(hub: HubContext, from: string, m: Req<"broadcast">): MaybeReply {
-  if (tooLong(hub, from, m.text)) return { code: "too_long" };
+  if (tooLong(hub, from, m)) return { code: "too_long" };
   if (hub.router) return broadcastCluster(hub, from, m);
   const online = [...hub.presence.entries()].filter(([u]) => u !== from);
   return then(all(online.map(([u]) => hub.store.blocks.has(u, from))), (blocks) => {
@@ -142,11 +143,17 @@ function visibleTo(hub: HubContext, viewer: string, names: string[]): MaybePromi
 }
 
 /** Over the text limit (behaviour.md §4)? Logged, so -d shows why a text was refused. */
-function tooLong(hub: HubContext, from: string, text: string): boolean {
+function tooLong(hub: HubContext, from: string, m: { text: string }): boolean {
+  // A text still in its frame knows its size without being made a string.
+  if (m instanceof MessageInFrame) return m.end - m.start > MAX_TEXT_BYTES && refuse(hub, from, m.end - m.start);
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short texts need no encoding.
+  const text = m.text;
   if (text.length * 3 <= MAX_TEXT_BYTES) return false;
   const n = textBytes(text);
-  if (n <= MAX_TEXT_BYTES) return false;
-  hub.log.debug(`${from}: text of ${n} bytes over the limit of ${MAX_TEXT_BYTES}, refused`);
+  return n > MAX_TEXT_BYTES && refuse(hub, from, n);
+}
+
+function refuse(hub: HubContext, from: string, bytes: number): true {
+  hub.log.debug(`${from}: text of ${bytes} bytes over the limit of ${MAX_TEXT_BYTES}, refused`);
   return true;
 }

@@ -15,6 +15,28 @@ export function answer(hub: HubContext, s: Session, id: number, r: MaybeReply | 
   return v.then((ok) => sendReply(hub, s, id, ok));
 }
 
+/**
+ * answer() for a rule of (hub, user, request), called here with them: no closure
+ * per request on the hot path (a direct message), the same failures handled.
+ */
+export function answerRule<M>(
+  hub: HubContext,
+  s: Session,
+  id: number,
+  rule: (hub: HubContext, user: string, m: M) => MaybeReply,
+  user: string,
+  m: M,
+): MaybePromise<void> {
+  let v: MaybeReply;
+  try {
+    v = rule(hub, user, m);
+  } catch (e) {
+    v = failed(hub, s, e);
+  }
+  if (!isPromise(v)) return sendReply(hub, s, id, v);
+  return v.catch((e) => failed(hub, s, e)).then((ok) => sendReply(hub, s, id, ok));
+}
+
 /** The rule's reply, failures of the state under it turned into `busy`/`storage_failure` (a bug still throws/rejects). */
 export function outcome(hub: HubContext, s: Session, r: MaybeReply | (() => MaybeReply)): MaybeReply {
   let v: MaybeReply;

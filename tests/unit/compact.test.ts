@@ -130,6 +130,16 @@ function hasCompactForm(m: ServerMsg | ClientMsg): boolean {
 
 // ---- properties ----
 
+
+/**
+ * A decoded message as a plain object: an ASCII text may stay in its frame's bytes
+ * (MessageInFrame, a class with a getter), which means the same message as the
+ * plain one its toJSON gives.
+ */
+function plain<T>(m: T): T {
+  return m !== null && typeof m === "object" && "toJSON" in m ? (m as { toJSON(): T }).toJSON() : m;
+}
+
 describe("a compact frame means exactly its message's JSON form", () => {
   test("server → client: msg, bare reply, presence", () => {
     fc.assert(
@@ -157,7 +167,7 @@ describe("a compact frame means exactly its message's JSON form", () => {
         if (frame === null) return;
         const { kind, body } = frameOf(frame);
         expect(kind).toBe(KIND_COMPACT);
-        const compact = decodeCompactClient(body);
+        const compact = plain(decodeCompactClient(body));
         const json = decodeClient(jsonBody(m));
         if (typeof json === "string") expect(compact).toBeTypeOf("string");
         else expect(compact).toStrictEqual(json);
@@ -169,8 +179,8 @@ describe("a compact frame means exactly its message's JSON form", () => {
   test("a body in a Buffer (as sockets give) decodes as from a plain Uint8Array", () => {
     const m: ClientMsg = { t: "message", id: 9, to: "yoda", text: "hé 😀" };
     const body = frameOf(encodeCompactClient(m)!).body;
-    expect(decodeCompactClient(Buffer.from(body))).toStrictEqual(m);
-    expect(decodeCompactClient(body)).toStrictEqual(m);
+    expect(plain(decodeCompactClient(Buffer.from(body)))).toStrictEqual(m);
+    expect(plain(decodeCompactClient(body))).toStrictEqual(m);
   });
 });
 
@@ -254,7 +264,7 @@ describe("malformed bodies get a reason", () => {
    */
   function truncations<M>(decode: (b: Uint8Array) => M | string, body: Uint8Array, textFrom: number, withText: (t: string) => M) {
     for (let k = 0; k < body.byteLength; k++) {
-      const got = reason(decode, body.subarray(0, k));
+      const got = plain(reason(decode, body.subarray(0, k)));
       if (k < textFrom) {
         expect(got).toBeTypeOf("string");
         continue;
@@ -349,7 +359,7 @@ describe("random bytes", () => {
       fc.property(body, (b) => {
         const m = decodeCompactClient(b);
         if (typeof m === "string") return;
-        expect(decodeClient(jsonBody(m))).toStrictEqual(m);
+        expect(decodeClient(jsonBody(m))).toStrictEqual(plain(m));
         expect([...frameOf(encodeCompactClient(m)!).body]).toEqual([...b]);
       }),
       { numRuns: 20000 },
@@ -377,7 +387,7 @@ describe("decodeClientFrame / decodeServerFrame: either kind, as the programs re
   test("a JSON frame decodes either way; a compact one only once version 3 was agreed", () => {
     const [json, compact] = stream(encodeMessage(m), encodeCompactClient(m)!);
     expect(decodeClientFrame(json!, false)).toStrictEqual(m);
-    expect(decodeClientFrame(compact!, true)).toStrictEqual(m);
+    expect(plain(decodeClientFrame(compact!, true))).toStrictEqual(m);
     expect(decodeClientFrame(compact!, false)).toBe("unexpected frame kind 3");
     const [sj, sc] = stream(encodeMessage(msg), encodeCompactServer(msg)!);
     expect(decodeServerFrame(sj!, true)).toStrictEqual(msg);
@@ -387,7 +397,7 @@ describe("decodeClientFrame / decodeServerFrame: either kind, as the programs re
 
   test("a frame that is not a view of a chunk (a test's own) decodes the same as one that is", () => {
     const [viaChunk] = stream(encodeCompactClient(m)!);
-    expect(decodeClientFrame({ kind: KIND_COMPACT, body: viaChunk!.body }, true)).toStrictEqual(decodeClientFrame(viaChunk!, true));
+    expect(plain(decodeClientFrame({ kind: KIND_COMPACT, body: viaChunk!.body }, true))).toStrictEqual(plain(decodeClientFrame(viaChunk!, true)));
     expect(decodeClientFrame({ kind: 9, body: new Uint8Array(1) }, true)).toBe("unexpected frame kind 9");
   });
 });
