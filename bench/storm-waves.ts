@@ -98,7 +98,8 @@ function busySegments(p: Profile, idleIds: Set<number>, gapMs: number): [number,
 
 function summarize(p: Profile, waves: number): string {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const idle = new Set(p.nodes.filter((n) => /^\((idle|program|garbage collector)\)$/.test(n.callFrame.functionName) && n.callFrame.functionName !== "(garbage collector)").map((n) => n.id));
+  // Samples with no JavaScript running (the garbage collector's count: it is work).
+  const idle = new Set(p.nodes.filter((n) => /^\((idle|program|root)\)$/.test(n.callFrame.functionName)).map((n) => n.id));
   const segs = busySegments(p, idle, PAUSE_MS / 2);
   // The last `waves` busy stretches are the waves (start-up comes first; shutdown is short and merged or dropped).
   const waveSegs = segs.slice(1, 1 + waves);
