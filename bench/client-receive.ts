@@ -10,9 +10,9 @@
  * counts lines on (not a terminal: no colours, no prompt). A sender (the project's
  * codec, bench/lib/chat-adapter.ts) sends it N messages of 64 bytes, at most
  * `window` ahead of the lines the client has shown. The client's CPU time
- * (utime + stime from /proc/<pid>/stat, 10 ms ticks) is read at the first message
- * sent and at the last line shown; the figure is that difference ÷ N, in µs. The
- * clients take turns (A, B, A, B, ...) against the same server; the median of the
+ * (user + system, in ns, from each thread's /proc/<pid>/task/<tid>/schedstat: see
+ * bench/lib/proc.ts) is read at the first message sent and at the last line shown;
+ * the figure is that difference ÷ N, in µs. The clients take turns (A, B, A, B, ...) against the same server; the median of the
  * runs is reported per client and transport. Every process started is ended by
  * PID, also on an error; each run is bounded in time.
  */
@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chatAdapter } from "./lib/chat-adapter.ts";
-import { cpuMsOf, killAll, spawnTracked, stopProcess } from "./lib/proc.ts";
+import { killAll, markCpu, spawnTracked, stopProcess } from "./lib/proc.ts";
 import { median } from "./lib/stats.ts";
 import { chatServer, type Running, type Transport } from "./lib/targets.ts";
 
@@ -154,7 +154,7 @@ async function oneRun(bin: string, srv: Running, tls: boolean, o: Options, dir: 
     const base = out.count;
     const text = "x".repeat(64);
     const t0 = performance.now();
-    const cpu0 = cpuMsOf(proc.pid);
+    const cpuSince = markCpu(proc.pid);
     let sent = 0;
     const deadline = Date.now() + RUN_MS;
     while (sent < o.messages) {
@@ -164,7 +164,7 @@ async function oneRun(bin: string, srv: Running, tls: boolean, o: Options, dir: 
       await out.until({ n: base + sent - Math.floor(o.window / 2) }, Math.max(1, deadline - Date.now()));
     }
     await out.until({ n: base + o.messages }, Math.max(1, deadline - Date.now()));
-    const cpu = cpuMsOf(proc.pid) - cpu0;
+    const cpu = cpuSince();
     const wall = performance.now() - t0;
     return { usPerMsg: (cpu * 1000) / o.messages, msgPerS: (o.messages * 1000) / wall };
   } finally {

@@ -3,7 +3,7 @@
  * read a process's memory and CPU from /proc (Linux only).
  */
 import type { Subprocess } from "bun";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const live = new Set<Subprocess>();
 
@@ -79,8 +79,8 @@ export function memOf(pid: number): { rss: number; hwm: number } {
 
 const TICK = 100; // USER_HZ on Linux
 
-/** CPU time (user + system) a process has used so far, in ms. */
-export function cpuMsOf(pid: number): number {
+/** CPU time (user + system) of a process from /proc/<pid>/stat, in ms: 10 ms ticks (the fallback). */
+function statCpuMs(pid: number): number {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
@@ -90,28 +90,120 @@ export function cpuMsOf(pid: number): number {
   }
 }
 
+/**
+ * CPU time of each live thread of a process, in ns by thread id: the first field of
+ * /proc/<pid>/task/<tid>/schedstat, the scheduler's sum_exec_runtime (user + system,
+ * in ns, where /proc/<pid>/stat counts 10 ms ticks). Null when it cannot be read
+ * (no such process, or a kernel without schedstat: it then shows "0 0 0").
+ *
+ * What it misses: a thread that exits is gone from task/ with its time (stat's
+ * utime/stime keep dead threads' time; schedstat has no such total), and a thread
+ * on a CPU at the moment of reading is counted up to its last scheduler update (at
+ * most one scheduler tick, 4 ms at HZ 250, behind).
+ */
+export function threadCpuNs(pid: number): Map<string, number> | null {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  const ns = new Map<string, number>();
+  let any = false;
+  for (const tid of tids) {
+    try {
+      const v = parseSchedstat(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8"));
+      if (v === null) continue;
+      ns.set(tid, v);
+      if (v > 0) any = true;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return any ? ns : null;
+}
+
+/** sum_exec_runtime (ns) from a schedstat line "run_ns wait_ns timeslices", or null. */
+export function parseSchedstat(line: string): number | null {
+  const v = Number(line.slice(0, line.indexOf(" ")));
+  return Number.isFinite(v) && v >= 0 && line.indexOf(" ") > 0 ? v : null;
+}
+
+/**
+ * ms of CPU the threads in `after` used since `before`: a thread seen in both counts
+ * its difference, one new since counts in full, one gone since counts nothing (its
+ * time in between is lost, but its time before is not taken off the others).
+ */
+export function cpuMsBetween(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): number {
+  let ns = 0;
+  for (const [tid, v] of after) {
+    const v0 = before.get(tid) ?? 0;
+    if (v >= v0) ns += v - v0;
+    else ns += v; // a thread id reused by a new thread
+  }
+  return ns / 1e6;
+}
+
+/**
+ * CPU time (user + system) a process has used so far, in ms (fractional): the sum of
+ * its live threads' schedstat (see threadCpuNs), or /proc/<pid>/stat's 10 ms ticks
+ * when schedstat cannot be read; 0 when neither can.
+ */
+export function cpuMsOf(pid: number): number {
+  const t = threadCpuNs(pid);
+  if (t === null) return statCpuMs(pid);
+  let ns = 0;
+  for (const v of t.values()) ns += v;
+  return ns / 1e6;
+}
+
+/** Starts a CPU reading and returns how to read the ms used since. */
+type CpuMark = () => () => number;
+
+/**
+ * Marks a process's CPU now; the function returned gives the ms it used since, per
+ * thread (cpuMsBetween), or from stat ticks when schedstat is not readable.
+ */
+export function markCpu(pid: number): () => number {
+  const t0 = threadCpuNs(pid);
+  if (t0 === null) {
+    const c0 = statCpuMs(pid);
+    return () => statCpuMs(pid) - c0;
+  }
+  return () => {
+    const t1 = threadCpuNs(pid);
+    return t1 === null ? 0 : cpuMsBetween(t0, t1);
+  };
+}
+
+/** This process's CPU since the mark (process.cpuUsage: µs, every thread, also those that ended). */
+function markSelf(): () => number {
+  const u0 = process.cpuUsage();
+  return () => {
+    const u = process.cpuUsage(u0);
+    return (u.user + u.system) / 1000;
+  };
+}
+
 /** Measures a process's CPU use between start() and stop(), as % of one core. */
 export class CpuMeter {
   private t0 = 0;
-  private c0 = 0;
-  constructor(private readonly sample: () => number) {}
+  private since: () => number = () => 0;
+  constructor(private readonly mark: CpuMark) {}
   static forPid(pid: number): CpuMeter {
-    return new CpuMeter(() => cpuMsOf(pid));
+    return new CpuMeter(() => markCpu(pid));
   }
   static self(): CpuMeter {
-    return new CpuMeter(() => {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1000;
-    });
+    return new CpuMeter(markSelf);
   }
   start(): void {
     this.t0 = performance.now();
-    this.c0 = this.sample();
+    this.since = this.mark();
   }
   /** Percent of one core used since start(). */
   stop(): number {
     const wall = performance.now() - this.t0;
-    return wall > 0 ? (100 * (this.sample() - this.c0)) / wall : 0;
+    return wall > 0 ? (100 * this.since()) / wall : 0;
   }
 }
 

@@ -39,7 +39,7 @@ export interface Outbox {
 /** Presence notices, sent in batches (notice-batch.ts). */
 export interface Notices {
   /** `msg` for every session logged in here but those in `except`. */
-  announce(msg: ServerMsg, except: Iterable<number>): void;
+  announce(msg: ServerMsg, except: readonly number[]): void;
 }
 
 export type HubConfig = {

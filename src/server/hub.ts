@@ -235,7 +235,7 @@ export class Hub implements HubContext {
     // The directory entry serves as the presence entry too (one object per session, not two).
     this.presence.login(user, info);
     this.notices.join(s.sid);
-    this.log.debug(`session ${s.sid}: ${user} logged in from ${s.host}`);
+    if (this.log.enabled) this.log.debug(`session ${s.sid}: ${user} logged in from ${s.host}`);
     this.out.send(s.sid, { t: "login_result", code: "ok", user });
     startDelivery(this, s);
     this.announce(user, "in");
@@ -263,12 +263,17 @@ export class Hub implements HubContext {
   private announce(user: string, state: "in" | "out"): void {
     // In a cluster every server (this one too) shows it when the event comes back.
     if (this.router) return background(this, `presence of ${user}`, () => announce(this, user, state));
-    // Only the exceptions are listed, not the recipients (notice-batch.ts).
-    const to = (blocked: ReadonlySet<string> | undefined) =>
-      this.notices.announce({ t: "presence", user, state }, this.presence.sessionsOf(user, blocked));
     const blocked = this.store.blocks.blockedBy(user);
-    if (!isPromise(blocked)) return to(blocked);
-    blocked.then(to, (e) => this.log.debug(`presence of ${user} not announced: ${(e as Error).message}`));
+    if (!isPromise(blocked)) return this.announceHere(user, state, blocked);
+    blocked.then(
+      (b) => this.announceHere(user, state, b),
+      (e) => this.log.debug(`presence of ${user} not announced: ${(e as Error).message}`),
+    );
+  }
+
+  /** To everyone online here but `user` and those it blocked: only the exceptions are listed, not the recipients (notice-batch.ts). */
+  private announceHere(user: string, state: "in" | "out", blocked: ReadonlySet<string> | undefined): void {
+    this.notices.announce({ t: "presence", user, state }, this.presence.sessionsOf(user, blocked));
   }
 
   /**

@@ -41,7 +41,9 @@ export function login(hub: HubContext, s: Session, msg: ClientMsg): MaybePromise
     hub.out.send(s.sid, { t: "error", code: "not_logged_in", detail: "log in first" });
     return;
   }
-  const r = then(hub.accounts.attempt(msg.user, msg.pass), (verdict) => decide(hub, s, msg, verdict));
+  // Each step goes on at once when its answer is ready (the memory state): no closure, no `then`, on a one-node login.
+  const verdict = hub.accounts.attempt(msg.user, msg.pass);
+  const r = isPromise(verdict) ? verdict.then((v) => decide(hub, s, msg, v)) : decide(hub, s, msg, verdict);
   if (!isPromise(r)) return r;
   // The shared state is unreachable (a cluster's Redis): no verdict; the user may try again.
   return r.catch((e) => {
@@ -69,8 +71,10 @@ function kept(hub: HubContext, step: MaybePromise<void>, user: string, info: Ses
  * whose server crashed can log in again through another at once.
  */
 function claim(hub: HubContext, user: string, info: SessionInfo): MaybePromise<boolean> {
-  return then(hub.directory.claim(user, info), (won) => {
-    if (won || !hub.router) return won;
+  const won = hub.directory.claim(user, info);
+  if (won === true || !hub.router) return won;
+  return then(won, (won) => {
+    if (won) return won;
     return then(hub.directory.lookup(user), (holder) => {
       if (!holder || holder.node === hub.node) return holder ? false : hub.directory.claim(user, info);
       return hub.router!.isGone(holder.node).then((gone) => (gone ? hub.directory.claim(user, info, holder) : false));
@@ -78,14 +82,16 @@ function claim(hub: HubContext, user: string, info: SessionInfo): MaybePromise<b
   });
 }
 
+function result(hub: HubContext, s: Session, msg: LoginMsg, code: Extract<ServerMsg, { t: "login_result" }>["code"]): void {
+  hub.out.send(s.sid, { t: "login_result", code, user: msg.user });
+}
+
 function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): MaybePromise<void> {
   // Gone or closed meanwhile (pre-login timeout, disconnect): the verdict goes nowhere.
   if (s.stage === "gone" || s.closing) return;
-  const result = (code: Extract<ServerMsg, { t: "login_result" }>["code"]) =>
-    hub.out.send(s.sid, { t: "login_result", code, user: msg.user });
   if (verdict !== "ok") {
     hub.log.debug(`session ${s.sid}: login ${JSON.stringify(msg.user)}: ${verdict}`);
-    result(verdict);
+    result(hub, s, msg, verdict);
     if (verdict === "locked_now" || verdict === "blocked") return hub.drop(s);
     if (++s.attempts >= hub.cfg.maxLoginAttempts) {
       hub.log.debug(`session ${s.sid}: ${s.attempts} failed logins on one connection, closing`);
@@ -94,18 +100,26 @@ function decide(hub: HubContext, s: Session, msg: LoginMsg, verdict: Verdict): M
     return;
   }
   const info = hub.sessionInfo(s, msg.user, msg.peerPort, msg.peerCert);
-  return then(claim(hub, msg.user, info), (claimed) => {
-    if (!claimed) {
-      result("already_online");
-      return hub.drop(s);
-    }
-    return then(kept(hub, hub.prepare(msg.user), msg.user, info), () => {
-      // Gone meanwhile (disconnect, pre-login timeout): give the claim back.
-      if (s.stage !== "hello" || s.closing) {
-        hub.unprepare(msg.user);
-        return then(hub.directory.release(msg.user, info, hub.clock.now()), () => {});
-      }
-      hub.enter(s, msg.user, info);
-    });
-  });
+  const claimed = claim(hub, msg.user, info);
+  if (!isPromise(claimed)) return claimedOrNot(hub, s, msg, info, claimed);
+  return claimed.then((c) => claimedOrNot(hub, s, msg, info, c));
+}
+
+function claimedOrNot(hub: HubContext, s: Session, msg: LoginMsg, info: SessionInfo, claimed: boolean): MaybePromise<void> {
+  if (!claimed) {
+    result(hub, s, msg, "already_online");
+    return hub.drop(s);
+  }
+  const prepared = kept(hub, hub.prepare(msg.user), msg.user, info);
+  if (!isPromise(prepared)) return enterOrGiveBack(hub, s, msg, info);
+  return prepared.then(() => enterOrGiveBack(hub, s, msg, info));
+}
+
+function enterOrGiveBack(hub: HubContext, s: Session, msg: LoginMsg, info: SessionInfo): MaybePromise<void> {
+  // Gone meanwhile (disconnect, pre-login timeout): give the claim back.
+  if (s.stage !== "hello" || s.closing) {
+    hub.unprepare(msg.user);
+    return then(hub.directory.release(msg.user, info, hub.clock.now()), () => {});
+  }
+  hub.enter(s, msg.user, info);
 }

@@ -164,10 +164,10 @@ export class ChatServer {
    * The pre-login caps (admission.ts): a connection over them is told why
    * (`error {code:"busy"}`) and closed before anything else; the hub never sees it.
    */
-  private admit(sid: number, link: Link): boolean {
-    const refused = this.admission.admit(sid, link.remoteAddress);
+  private admit(sid: number, link: Link, host: string): boolean {
+    const refused = this.admission.admit(sid, host);
     if (!refused) return true;
-    this.opts.log.debug(`session ${sid}: connection from ${link.remoteAddress} refused: ${refused.detail}`);
+    this.opts.log.debug(`session ${sid}: connection from ${host} refused: ${refused.detail}`);
     link.attach({ frame: () => {}, close: (reason) => this.opts.log.debug(`session ${sid}: link closed: ${reason}`) });
     link.send(encodeMessage({ t: "error", code: "busy", detail: "too many connections waiting to log in; try again later" }));
     link.end();
@@ -183,11 +183,13 @@ export class ChatServer {
       { maxFrame: MAX_SERVER_FRAME, maxQueued: MAX_CLIENT_QUEUE, flushPerTurn: true },
       (link) => {
         const sid = this.nextSid++;
-        if (!this.admit(sid, link)) return;
+        // Read once: each read of the socket's address makes a new string.
+        const host = link.remoteAddress;
+        if (!this.admit(sid, link, host)) return;
         const conn = new Conn(this.connHost, sid, link);
         link.attach(conn);
-        log.debug(`session ${sid}: connection from ${link.remoteAddress}`);
-        this.hub.connect(sid, link.remoteAddress, conn);
+        if (log.enabled) log.debug(`session ${sid}: connection from ${host}`);
+        this.hub.connect(sid, host, conn);
       },
       this.linkTls(),
     );

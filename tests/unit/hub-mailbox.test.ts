@@ -266,6 +266,37 @@ describe("a failing store is a storage_failure reply, never a dropped connection
     expect(texts(loginV(b, "hans").got)).toEqual(["m0", "m1"]);
   });
 
+  test("a mailbox whose answer comes later (a Redis store): the backlog arrives then; a later failure keeps it for the next login", async () => {
+    const b = new Bench();
+    fill(b, "hans", 2);
+    const peek = b.store.mailbox.peek.bind(b.store.mailbox);
+    b.store.mailbox.peek = (to, after, limit) => Promise.resolve().then(() => peek(to, after, limit));
+    const first = loginV(b, "hans");
+    expect(first.got).toEqual([]);
+    await Bun.sleep(0);
+    expect(texts(b.out.take(first.sid))).toEqual(["m0", "m1"]);
+    b.hub.disconnect(first.sid);
+    b.store.mailbox.peek = () => Promise.reject(new StoreError("store peek: connection lost"));
+    const second = loginV(b, "hans");
+    await Bun.sleep(0);
+    expect(b.out.take(second.sid)).toEqual([]);
+    expect(b.out.closed.has(second.sid)).toBe(false);
+    expect(b.hub.presence.isOnline("hans")).toBe(true);
+    b.store.mailbox.peek = peek;
+    b.hub.disconnect(second.sid);
+    expect(texts(loginV(b, "hans").got)).toEqual(["m0", "m1"]);
+  });
+
+  test("a mailbox read that throws something else at login is a bug: it propagates", () => {
+    const b = new Bench();
+    b.store.mailbox.peek = () => {
+      throw new TypeError("bug in peek");
+    };
+    const sid = b.connect();
+    b.hub.receive(sid, { t: "hello", v: 2, app: "termchat" });
+    expect(() => b.hub.receive(sid, { t: "login", user: "hans", pass: PASS.get("hans")! })).toThrow("bug in peek");
+  });
+
   test("anything else a store throws is a bug, not a storage failure: it propagates", () => {
     const b = new Bench();
     const y = b.online("yoda");

@@ -1,0 +1,187 @@
+/**
+ * Login storms in waves against one server process, to see where a login's CPU
+ * goes without the process's start-up in the way.
+ *
+ *   bun bench/storm-waves.ts [--target server|null-relay] [--waves 5] [--logins 1000]
+ *                            [--concurrency 50] [--tls] [--profile dir]
+ *                            [--bin ./server] [--attach port:pid]
+ *
+ * One server (plain TCP unless --tls, memory store) is started, then each wave logs
+ * `logins` users in, `concurrency` at a time, exactly as the bench's storm scenario
+ * does (they stay logged in until the wave ends), and then closes them all and waits
+ * until the server is idle again. Printed per wave: logins/s and the server's CPU per
+ * login over the wave (the bench's instrument, lib/proc.ts). Wave 1 is the bench's
+ * case (a fresh process); the later ones show a warm one.
+ *
+ * --profile dir runs the server from source under `bun --cpu-prof` (sampling every
+ * 250 µs) and, once it has exited, prints the self time by function of the samples
+ * taken inside the waves only (the profile's busy stretches after the first idle
+ * gap: start-up, i.e. hashing the credentials and building the certificate, is left
+ * out), with the wave-1 share apart.
+ *
+ * --bin: another server binary; --attach: use a server already running (not stopped);
+ * --hold-ms: keep each wave's clients logged in that long before closing them.
+ *
+ * Every process started is ended by its PID; every wave is bounded in time.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildBenchPrograms } from "./lib/build.ts";
+import { killAll, markCpu, threadCpuNs } from "./lib/proc.ts";
+import { chatServer, nullRelay, type Running } from "./lib/targets.ts";
+import type { BenchConn } from "./lib/adapter.ts";
+
+const WAVE_MS = 60_000;
+/** Idle pause between waves: long enough to split the profile's timeline (see busySegments). */
+const PAUSE_MS = 600;
+/** The profiler's sampling interval (lib/targets.ts runs `bun --cpu-prof-interval=250`). */
+const SAMPLE_MS = 0.25;
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+
+/** µs per login by thread name (/proc/<pid>/task/<tid>/comm), largest first. */
+function byThread(pid: number, before: Map<string, number>, after: Map<string, number>, logins: number): string {
+  const by = new Map<string, number>();
+  for (const [tid, ns] of after) {
+    let comm = "?";
+    try {
+      comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+    } catch {}
+    if (tid === String(pid)) comm = "main";
+    by.set(comm, (by.get(comm) ?? 0) + (ns - (before.get(tid) ?? 0)) / 1000 / logins);
+  }
+  return [...by].filter(([, v]) => v >= 0.5).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
+}
+
+async function pool<T, R>(items: T[], n: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
+}
+
+type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
+type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+
+/** Stretches of the timeline (sample index ranges) where the process was busy, split at idle gaps ≥ gapMs. */
+function busySegments(p: Profile, idleIds: Set<number>, gapMs: number): [number, number][] {
+  const segs: [number, number][] = [];
+  let t = 0;
+  let start = -1;
+  let lastBusy = -Infinity;
+  let lastBusyIdx = -1;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i]! / 1000;
+    // A gap in time between samples (the sampler sleeps while the thread waits) is idle too.
+    const busy = !idleIds.has(p.samples[i]!);
+    if (!busy) continue;
+    if (start < 0 || t - lastBusy >= gapMs) {
+      if (start >= 0) segs.push([start, lastBusyIdx + 1]);
+      start = i;
+    }
+    lastBusy = t;
+    lastBusyIdx = i;
+  }
+  if (start >= 0) segs.push([start, lastBusyIdx + 1]);
+  return segs;
+}
+
+function summarize(p: Profile, waves: number): string {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  // Samples with no JavaScript running (the garbage collector's count: it is work).
+  const idle = new Set(p.nodes.filter((n) => /^\((idle|program|root)\)$/.test(n.callFrame.functionName)).map((n) => n.id));
+  const segs = busySegments(p, idle, PAUSE_MS / 2);
+  // The last `waves` busy stretches are the waves (start-up comes first; shutdown is short and merged or dropped).
+  const waveSegs = segs.slice(1, 1 + waves);
+  const name = (n: Node) => `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").slice(-2).join("/")}:${n.callFrame.lineNumber + 1}`;
+  // A sample stands for one sampling interval (the delta before a sample after an idle gap is the gap).
+  const tally = (from: number, to: number) => {
+    const m = new Map<string, number>();
+    let total = 0;
+    for (let i = from; i < to; i++) {
+      const n = byId.get(p.samples[i]!)!;
+      if (idle.has(n.id)) continue;
+      total += SAMPLE_MS;
+      m.set(name(n), (m.get(name(n)) ?? 0) + SAMPLE_MS);
+    }
+    return { m, total };
+  };
+  const lines: string[] = [`busy stretches: ${segs.length} (${segs.map(([a, b]) => b - a).join(", ")} samples); the waves are 2..${waveSegs.length + 1}`];
+  const show = (title: string, from: number, to: number) => {
+    const { m, total } = tally(from, to);
+    lines.push(`\n${title}: ${total.toFixed(1)} ms sampled`);
+    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, 40)) lines.push(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${v.toFixed(1).padStart(7)} ms  ${k}`);
+  };
+  if (waveSegs.length > 0) {
+    show("wave 1 (cold)", waveSegs[0]![0], waveSegs[0]![1]);
+    if (waveSegs.length > 1) show(`waves 2..${waveSegs.length} (warm)`, waveSegs[1]![0], waveSegs[waveSegs.length - 1]![1]);
+  }
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const target = arg("--target", "server");
+  const waves = Number(arg("--waves", "5"));
+  const logins = Number(arg("--logins", "1000"));
+  const concurrency = Number(arg("--concurrency", "50"));
+  const tls = process.argv.includes("--tls");
+  const profile = process.argv.includes("--profile") ? arg("--profile", "") : undefined;
+  const dir = mkdtempSync(join(tmpdir(), "termchat-storm-waves-"));
+  const creds = Array.from({ length: logins }, (_, i) => [`u${String(i + 1).padStart(5, "0")}`, `pw${(i * 7919) % 100_003}`] as const);
+  const credentials = join(dir, "credentials.txt");
+  writeFileSync(credentials, creds.map(([u, p]) => `${u} ${p}`).join("\n") + "\n");
+  const transport = tls ? "tls" : "plain";
+  const t =
+    target === "null-relay"
+      ? nullRelay(profile ? "" : buildBenchPrograms(dir).nullRelay, transport, profile)
+      : chatServer(arg("--bin", join(import.meta.dir, "..", "server")), transport, profile);
+  let srv: Running | undefined;
+  try {
+    const attach = process.argv.includes("--attach") ? arg("--attach", "").split(":").map(Number) : null;
+    srv = attach ? { port: attach[0]!, pid: attach[1]!, proc: undefined!, stop: async () => {} } : await t.start({ dir, credentials });
+    await Bun.sleep(PAUSE_MS);
+    for (let w = 1; w <= waves; w++) {
+      const since = markCpu(srv.pid);
+      const threads0 = threadCpuNs(srv.pid) ?? new Map<string, number>();
+      const t0 = performance.now();
+      const timer = setTimeout(() => {
+        console.error(`wave ${w} took over ${WAVE_MS} ms`);
+        killAll();
+        process.exit(1);
+      }, WAVE_MS);
+      const conns: BenchConn[] = await pool([...creds], concurrency, async ([u, p]) => {
+        const c = await t.adapter.login(srv!.port, u, p, undefined, tls);
+        c.discard();
+        return c;
+      });
+      clearTimeout(timer);
+      const ms = performance.now() - t0;
+      const cpu = since();
+      const threads1 = threadCpuNs(srv.pid) ?? new Map<string, number>();
+      console.log(`wave ${w}: ${logins} logins, ${((logins / ms) * 1000).toFixed(0)} logins/s, server ${((cpu * 1000) / logins).toFixed(1)} µs CPU/login; by thread: ${byThread(srv.pid, threads0, threads1, logins)}`);
+      await Bun.sleep(Number(arg("--hold-ms", "0")));
+      for (const c of conns) c.close();
+      await Bun.sleep(PAUSE_MS);
+    }
+  } finally {
+    await srv?.stop();
+    killAll();
+  }
+  if (profile) {
+    const f = readdirSync(profile).filter((n) => n.endsWith(".cpuprofile")).map((n) => join(profile, n)).sort().at(-1);
+    if (f) console.log(summarize(JSON.parse(readFileSync(f, "utf8")) as Profile, waves));
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+await main();
