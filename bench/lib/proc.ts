@@ -200,6 +200,10 @@ export class CpuMeter {
     this.t0 = performance.now();
     this.since = this.mark();
   }
+  /** CPU ms used since start(). */
+  cpuMs(): number {
+    return this.since();
+  }
   /** Percent of one core used since start(). */
   stop(): number {
     const wall = performance.now() - this.t0;
