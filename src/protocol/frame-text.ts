@@ -45,6 +45,11 @@ export class MessageInFrame {
     return (this.made ??= (this.src as Latin1).latin1Slice(this.start, this.end));
   }
 
+  /** The text's length in UTF-8 bytes (and in UTF-16 units: ASCII), without making it. */
+  get textBytes(): number {
+    return this.end - this.start;
+  }
+
   toJSON(): ClientMsg {
     return { t: "message", id: this.id, to: this.to, text: this.text };
   }
@@ -70,9 +75,8 @@ export class MsgFromFrame {
     return this.m.text;
   }
 
-  /** The text's length in bytes (and in UTF-16 units: ASCII). */
   get textBytes(): number {
-    return this.m.end - this.m.start;
+    return this.m.textBytes;
   }
 
   /** Copy the text's bytes into `out` at `at`; returns how many. */

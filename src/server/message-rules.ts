@@ -145,7 +145,7 @@ function visibleTo(hub: HubContext, viewer: string, names: string[]): MaybePromi
 /** Over the text limit (behaviour.md §4)? Logged, so -d shows why a text was refused. */
 function tooLong(hub: HubContext, from: string, m: { text: string }): boolean {
   // A text still in its frame knows its size without being made a string.
-  if (m instanceof MessageInFrame) return m.end - m.start > MAX_TEXT_BYTES && refuse(hub, from, m.end - m.start);
+  if (m instanceof MessageInFrame) return m.textBytes > MAX_TEXT_BYTES && refuse(hub, from, m.textBytes);
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short texts need no encoding.
   const text = m.text;
   if (text.length * 3 <= MAX_TEXT_BYTES) return false;

@@ -31,6 +31,7 @@ import {
   type ServerMsg,
 } from "../../src/protocol/messages.ts";
 import { MAX_FIELD_CHARS } from "../../src/protocol/schema.ts";
+import { plain } from "./plain.ts";
 
 const U32_MAX = 0xffff_ffff;
 const utf8 = new TextEncoder();
@@ -129,16 +130,6 @@ function hasCompactForm(m: ServerMsg | ClientMsg): boolean {
 }
 
 // ---- properties ----
-
-
-/**
- * A decoded message as a plain object: an ASCII text may stay in its frame's bytes
- * (MessageInFrame, a class with a getter), which means the same message as the
- * plain one its toJSON gives.
- */
-function plain<T>(m: T): T {
-  return m !== null && typeof m === "object" && "toJSON" in m ? (m as { toJSON(): T }).toJSON() : m;
-}
 
 describe("a compact frame means exactly its message's JSON form", () => {
   test("server → client: msg, bare reply, presence", () => {

@@ -9,6 +9,7 @@ import { directMsg, MessageInFrame, MsgFromFrame } from "../../src/protocol/fram
 import { encodeMessage, MAX_SERVER_FRAME, type ClientMsg, type ServerMsg } from "../../src/protocol/messages.ts";
 import { MAX_FIELD_CHARS } from "../../src/protocol/schema.ts";
 import { checkedBenches, msg } from "./hubkit.ts";
+import { plain } from "./plain.ts";
 
 type Message = Extract<ClientMsg, { t: "message" }>;
 
@@ -17,8 +18,6 @@ function arrived(m: Message): ClientMsg | string {
   const [f] = new FrameDecoder(MAX_SERVER_FRAME).push(Buffer.from(encodeCompactClient(m)!));
   return decodeCompactClient(f!.body);
 }
-
-const plain = <T>(m: T): T => (m !== null && typeof m === "object" && "toJSON" in m ? (m as { toJSON(): T }).toJSON() : m);
 
 describe("decoding", () => {
   test("an ASCII text stays in the frame, and reads as the text that was sent", () => {
