@@ -12,7 +12,7 @@ import { chatAdapter } from "./lib/chat-adapter.ts";
 import { ircAdapter } from "./lib/irc-adapter.ts";
 import { CpuMeter } from "./lib/proc.ts";
 import { readTime } from "./lib/sock.ts";
-import { Samples } from "./lib/stats.ts";
+import { Histogram, Samples } from "./lib/stats.ts";
 
 export type Cred = [user: string, pass: string];
 export type AdapterName = "chat" | "irc";
@@ -161,7 +161,7 @@ async function direct(job: Extract<Job, { t: "direct" }>): Promise<DirectResult>
   // Senders never look at what comes back (our protocol's replies): read and drop it.
   for (const s of senders) s.discard();
   const receivers = await loginAll(a, job.receiverPort ?? job.port, job.pairs.map((p) => p[1]), job.concurrency);
-  const lat = new Samples();
+  const lat = new Histogram();
   let sending = true;
   let recording = false;
   let sent = 0;
