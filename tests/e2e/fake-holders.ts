@@ -6,7 +6,7 @@ import type { Subprocess } from "bun";
 import { join } from "node:path";
 import { Lines, ROOT } from "./harness.ts";
 
-export type FakeMode = "liar" | "stall" | "bigger" | "overflow";
+export type FakeMode = "liar" | "stall" | "slow" | "bigger" | "overflow";
 
 const fakes = new Set<Subprocess>();
 

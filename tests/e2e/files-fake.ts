@@ -9,6 +9,9 @@
  *   liar   answers every chunk with the right size of garbage
  *   stall  sends the first half (at most one piece) of the real bytes, prints `serving <chunk>`, then
  *          sends nothing more (the test kills the process)
+ *   slow   sends the real bytes a piece at a time, 300 ms apart, and prints `serving <chunk>` after
+ *          the first (a test can change the downloader's disk meanwhile); then `sent <chunk>`, or
+ *          `cancelled <chunk>` when a chunk_cancel stopped it
  *   bigger announces (chunk_ok) and sends 4096 bytes more than the chunk: the real bytes, then garbage
  *   overflow announces the right size, then sends the real bytes and 4096 more in one frame
  * It prints `ready` once registered. Peer handshakes are accepted without a token
@@ -25,7 +28,7 @@ import { DATA_PIECE, encodeMessage, MAX_PEER_FRAME } from "../../src/protocol/me
 import { RawConn, rawPeerIdentity, rawRequest } from "./rawconn.ts";
 
 const [portArg, user, file, mode, chunksArg] = process.argv.slice(2);
-const MODES = ["liar", "stall", "bigger", "overflow"];
+const MODES = ["liar", "stall", "slow", "bigger", "overflow"];
 if (!portArg || !user || !file || !MODES.includes(mode ?? "")) {
   console.error(`usage: files-fake.ts <server_port> <user> <file> ${MODES.join("|")} [chunks]`);
   process.exit(2);
@@ -63,11 +66,15 @@ function flush(s: Socket<Peer>): void {
   }
 }
 
+/** Requests the downloader cancelled (chunk_cancel). */
+const cancelled = new Set<number>();
+
 function onMessage(s: Socket<Peer>, m: any): void {
   if (m.t === "peer_hello") {
     s.data.greeted = true;
     return write(s, encodeMessage({ t: "peer_welcome", user: user! }));
   }
+  if (m.t === "chunk_cancel") return void cancelled.add(m.req);
   if (m.t !== "chunk_get" || !s.data.greeted) return;
   if (m.name !== basename(file!) || m.chunk < 1 || m.chunk > n) {
     return write(s, encodeMessage({ t: "chunk_none", req: m.req, reason: "not_held" }));
@@ -85,6 +92,18 @@ function onMessage(s: Socket<Peer>, m: any): void {
     // Half the chunk at most, so the chunk is never complete whatever DATA_PIECE is.
     write(s, encodeDataFrame(m.req, data.subarray(start, start + Math.min(DATA_PIECE, Math.floor((end - start) / 2)))));
     console.log(`serving ${m.chunk}`);
+    return;
+  }
+  if (mode === "slow") {
+    void (async () => {
+      for (let pos = start; pos < end; pos += DATA_PIECE) {
+        if (cancelled.has(m.req)) return console.log(`cancelled ${m.chunk}`);
+        write(s, encodeDataFrame(m.req, data.subarray(pos, Math.min(end, pos + DATA_PIECE))));
+        if (pos === start) console.log(`serving ${m.chunk}`);
+        await Bun.sleep(300);
+      }
+      console.log(`sent ${m.chunk}`);
+    })();
     return;
   }
   for (let pos = start; pos < end; pos += DATA_PIECE) {

@@ -2,11 +2,14 @@
  * Downloads that are safe for the downloader's disk (behaviour.md §6, §8), with the real
  * ./server and ./client: a registrant lying about the size, holders sending more
  * than a chunk, a link planted at the .part path, leftovers of interrupted steps,
- * and names too long for the files the client derives from them.
+ * names too long for the files the client derives from them, and a disk that fills
+ * up during a download.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanup, type ClientProc, loginClient, startServer, tempDir } from "./harness.ts";
 import { expectReply, outputOf } from "./helpers.ts";
@@ -27,6 +30,8 @@ const F = {
   noSpace: (n: string, b: number) => `Error. Not enough disk space for ${n} (${b} bytes)`,
   notAvailable: (n: string) => `File ${n} is not available`,
   badName: "Error. Invalid file name",
+  fetchFailed: (c: number, n: string, u: string) => `Error. Could not fetch chunk ${c} of ${n} from ${u}`,
+  chunkDone: (c: number, n: string, u: string) => `Downloaded chunk ${c} of ${n} from ${u}`,
 };
 const TiB = 2 ** 40;
 
@@ -152,5 +157,50 @@ describe("downloads safe for the disk", () => {
     const fine = "y".repeat(236) + ".bin";
     const ok = await rawRequest(raw, { t: "file_register", name: fine, size: 10, hashes: ["ab".repeat(32)] });
     expect(ok.code).toBe("file_new");
+  }, 30_000);
+});
+
+describe("a disk that fills up during a download", () => {
+  // A 16 MiB tmpfs of its own, detached after the test (lazily: the client may still hold it open).
+  let mnt: string | null = null;
+  afterAll(() => {
+    if (!mnt) return;
+    spawnSync("umount", ["-l", mnt]);
+    rmSync(mnt, { recursive: true, force: true });
+  });
+
+  // Mounting a small tmpfs needs root, as the test machine is.
+  test("the chunk being written fails at once with the fetch error, the client goes on, and with room again the chunk comes whole", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-tmpfs-"));
+    const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", dir]);
+    expect(m.status).toBe(0);
+    mnt = dir;
+    const s = await startServer();
+    const hans = await sharer(s.port, "hans");
+    const data = randomBytes(6 << 20);
+    writeFileSync(join(hans.dir, "big.bin"), data);
+    await expectReply(hans, "register big.bin 1", F.registered("big.bin", 6 << 20, 1));
+    // r2d2 holds it too and sends it slowly: a piece, then one every 300 ms.
+    const fake = await startFake(s.port, "r2d2", join(hans.dir, "big.bin"), "slow", 1);
+    const yoda = await loginClient(s.port, "yoda", ["--files", dir, "-d"]);
+
+    yoda.send("private r2d2 download big.bin 1");
+    await fake.out.waitFor(/^serving 1$/, 10_000);
+    // The disk fills up (from outside the client) while the chunk comes in.
+    const filler = join(dir, "filler");
+    spawnSync("dd", ["if=/dev/zero", `of=${filler}`, "bs=64k"]);
+    expect(statSync(filler).size).toBeGreaterThan(4 << 20);
+    expect(await yoda.out.waitFor(/^Error\.|^Downloaded/, 10_000)).toBe(F.fetchFailed(1, "big.bin", "r2d2"));
+    // At the first piece that could not be written, not once all 6 had come: cancelled.
+    expect(await fake.out.waitFor(/^(cancelled|sent) 1$/, 10_000)).toBe("cancelled 1");
+    await yoda.err.waitFor(/No space left|ENOSPC/i, 5_000);
+
+    // The client goes on, and once there is room the chunk comes whole from hans.
+    rmSync(filler);
+    await expectReply(yoda, "private hans download big.bin 1", F.chunkDone(1, "big.bin", "hans"));
+    const whole = join(dir, "big.bin"); // the only chunk: assembled at once
+    for (let k = 0; k < 50 && !existsSync(whole); k++) await Bun.sleep(20);
+    expect(readFileSync(whole).equals(data)).toBe(true);
+    expect(yoda.proc.exitCode).toBeNull();
   }, 30_000);
 });

@@ -3,23 +3,22 @@
  *
  * The holder streams the chunk as DATA frames of at most DATA_PIECE bytes, which
  * the peer link hands on in the pieces the socket reads bring (no gathering). Each
- * piece is written at its offset in the target (.part) file at once (a synchronous
- * write into the page cache: measured faster than Bun's I/O threads for this, see
- * bench/README-transfer.md), and the same bytes then go to the hashing worker
- * (hash.ts: no read-back, and hashing overlaps receiving and writing). The
- * socket's read buffers are handed over to the worker whole, so nothing is copied
- * on this thread. While more than PAUSE_AT bytes of a link wait for the hash, that
- * link is paused: TCP then pushes back on the holder, so memory stays at a few
- * pieces whatever the file size. The chunk is good only if its SHA-256 equals the
- * registry's; the caller marks it held only then.
+ * piece goes to the piece worker (piece-worker.ts), which writes it at its offset in
+ * the target (.part) file and hashes those same bytes: no read-back, and writing and
+ * hashing overlap receiving (measured, bench/README-transfer.md). The socket's read
+ * buffers are handed over to the worker whole, so nothing is copied on this thread.
+ * While more than PAUSE_AT bytes of a link wait for the worker, that link is paused:
+ * TCP then pushes back on the holder, so memory stays at a few pieces whatever the
+ * file size. The chunk is good only if its SHA-256 equals the registry's; the
+ * caller marks it held only then.
  */
-import { constants as fsc, writeSync } from "node:fs";
+import { constants as fsc } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import type { Clock, Timer } from "../../common/clock.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { PeerMsg } from "../../protocol/messages.ts";
-import { pieceHasher, type HashJob } from "./hash.ts";
+import { pieceWorker, type PieceJob } from "./piece-worker.ts";
 import { ignored } from "../ignored.ts";
 import { transferred } from "./gc.ts";
 import type { PeerConn } from "../peer/conn.ts";
@@ -32,9 +31,9 @@ export type FetchResult = { outcome: FetchOutcome; onDisk: boolean };
 /** Where a chunk goes and what it must hash to. */
 export type ChunkTarget = { path: string; start: number; size: number; hash: string };
 
-/** Pause reading a link while this many received bytes wait for the hash; resume under RESUME_AT. */
-export const PAUSE_AT = 4 << 20;
-export const RESUME_AT = 1 << 20;
+/** Pause reading a link while this many received bytes wait for the piece worker; resume under RESUME_AT. */
+export const PAUSE_AT = 2 << 20;
+export const RESUME_AT = 512 << 10;
 /** A transfer that makes no progress for this long is given up (and cancelled). */
 export const STALL_MS = 15_000;
 
@@ -42,7 +41,7 @@ type Incoming = {
   req: number;
   target: ChunkTarget;
   fh: FileHandle;
-  hash: HashJob;
+  job: PieceJob;
   started: boolean;
   received: number;
   finished: boolean;
@@ -57,7 +56,7 @@ type Incoming = {
 export class ChunkClient {
   private nextReq = 1;
   private readonly streams = new Map<number, Incoming>();
-  /** Bytes received on this link and not yet hashed. */
+  /** Bytes received on this link and not yet written and hashed. */
   private pending = 0;
   private paused = false;
 
@@ -83,25 +82,31 @@ export class ChunkClient {
       return { outcome: "error", onDisk: false };
     }
     const req = this.nextReq++;
-    const result = await new Promise<FetchResult>((resolve) => {
-      const s: Incoming = {
-        req, target, fh, hash: pieceHasher.open(target.start), started: false, received: 0,
-        finished: false, timer: null, progressAt: 0, onBytes,
-        done: (r) => {
-          if (s.finished) return;
-          s.finished = true;
-          this.streams.delete(req);
-          s.timer?.cancel();
-          s.timer = null;
-          if (r.outcome !== "ok" && r.outcome !== "verify") s.hash.abort();
-          resolve(r);
-        },
-      };
-      this.streams.set(req, s);
-      this.arm(s);
-      if (!this.conn.link.isOpen) return s.done({ outcome: "gone", onDisk: false });
-      this.conn.send({ t: "chunk_get", req, name, chunk: c });
+    let resolve!: (r: FetchResult) => void;
+    const result = new Promise<FetchResult>((r) => (resolve = r));
+    const job = pieceWorker.open(target.start, (why) => {
+      this.log.debug(`writing ${target.path}: ${why}`);
+      if (!s.finished) this.fail(s, "error");
     });
+    const s: Incoming = {
+      req, target, fh, job, started: false, received: 0,
+      finished: false, timer: null, progressAt: 0, onBytes,
+      done: (r) => {
+        if (s.finished) return;
+        s.finished = true;
+        this.streams.delete(req);
+        s.timer?.cancel();
+        s.timer = null;
+        resolve(r);
+      },
+    };
+    this.streams.set(req, s);
+    this.arm(s);
+    if (!this.conn.link.isOpen) s.done({ outcome: "gone", onDisk: false });
+    else this.conn.send({ t: "chunk_get", req, name, chunk: c });
+    await result;
+    // The worker writes through fh: close it only once the worker is done with the job.
+    await job.abort();
     // Closing a file we only wrote at offsets: a failure loses nothing (the hash decided).
     await fh.close().catch(ignored(this.log, `closing ${target.path}`, undefined));
     return result;
@@ -137,19 +142,20 @@ export class ChunkClient {
     if (n === 0) return;
     // Handed-over reads die on the worker, which collects them itself; only pieces
     // kept on this thread (no worker) need gc.ts's watch.
-    if (!pieceHasher.offThread) transferred(n);
+    if (!pieceWorker.offThread) transferred(n);
     const at = s.target.start + s.received;
+    this.pending += n;
     try {
-      for (let done = 0; done < n; ) done += writeSync(s.fh.fd, payload, done, n - done, at + done);
+      s.job.store(s.fh.fd, at, payload, () => this.unpend(n), true);
     } catch (e) {
+      // (Only without a worker: on it, a failed write reaches fetch's onError.)
+      this.pending -= n;
       this.log.debug(`write at ${at}: ${(e as Error).message}`);
       return this.fail(s, "error");
     }
     s.received += n;
     s.onBytes?.(n);
     this.arm(s);
-    this.pending += n;
-    s.hash.written(at, payload, () => this.unpend(n), true);
     if (!this.paused && this.pending > PAUSE_AT) {
       this.paused = true;
       this.conn.link.pause();
@@ -174,7 +180,7 @@ export class ChunkClient {
   private allIn(s: Incoming): void {
     s.timer?.cancel();
     s.timer = null;
-    s.hash.digest().then(
+    s.job.digest().then(
       ({ hash, onDisk }) => s.done({ outcome: hash === s.target.hash ? "ok" : "verify", onDisk }),
       (e) => {
         this.log.debug(`hashing stream ${s.req}: ${(e as Error).message}`);

@@ -111,4 +111,17 @@ describe("a holder sending more than the chunk, or a planted link", () => {
     expect(link.sent).toEqual([]);
     expect(readFileSync(victim, "utf8")).toBe("untouched");
   });
+
+  test("a write that fails (a full disk: /dev/full) fails the chunk as soon as the worker meets it, not at its end", async () => {
+    const link = new FakeLink();
+    const client = new ChunkClient(new PeerConn("bob", link), silentLogger, new ManualClock());
+    const big = 3 << 20;
+    const done = client.fetch("f.txt", 1, { path: "/dev/full", start: 0, size: big, hash });
+    await until(() => client.active === 1, "request open");
+    client.onMessage({ t: "chunk_ok", req: 1, size: big });
+    client.onData(1, new Uint8Array(1 << 20)); // a third of the chunk: the rest never comes
+    expect(await done).toEqual({ outcome: "error", onDisk: false });
+    expect(link.sentTypes).toEqual(["chunk_get", "chunk_cancel"]);
+    expect(client.active).toBe(0);
+  });
 });
