@@ -8,11 +8,10 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, type ClientProc, loginClient, startServer, tempDir } from "./harness.ts";
-import { expectReply, outputOf } from "./helpers.ts";
+import { expectReply, mountTmpfs, outputOf, unmountTmpfs } from "./helpers.ts";
 import { killFakes, startFake } from "./fake-holders.ts";
 import { closeAllRaw, RawConn, rawRequest } from "./rawconn.ts";
 import { killPtys, ptyLoginClient } from "./tty-harness.ts";
@@ -161,20 +160,14 @@ describe("downloads safe for the disk", () => {
 });
 
 describe("a disk that fills up during a download", () => {
-  // A 16 MiB tmpfs of its own, detached after the test (lazily: the client may still hold it open).
+  // A 16 MiB tmpfs of its own, detached after the test.
   let mnt: string | null = null;
   afterAll(() => {
-    if (!mnt) return;
-    spawnSync("umount", ["-l", mnt]);
-    rmSync(mnt, { recursive: true, force: true });
+    if (mnt) unmountTmpfs(mnt);
   });
 
-  // Mounting a small tmpfs needs root, as the test machine is.
   test("the chunk being written fails at once with the fetch error, the client goes on, and with room again the chunk comes whole", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "chat-tmpfs-"));
-    const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", dir]);
-    expect(m.status).toBe(0);
-    mnt = dir;
+    const dir = (mnt = mountTmpfs("16m"));
     const s = await startServer();
     const hans = await sharer(s.port, "hans");
     const data = randomBytes(6 << 20);

@@ -3,6 +3,10 @@
  */
 import { expect } from "bun:test";
 import type { Subprocess } from "bun";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { ClientProc } from "./harness.ts";
 
 export const INVALID_COMMAND = "Error. Invalid command";
@@ -46,4 +50,21 @@ export async function expectReply(c: ClientProc, cmd: string, want: string, ms =
 export function expectNoStackTrace(text: string): void {
   expect(text).not.toMatch(/^\s+at\s/m);
   expect(text).not.toMatch(/\bTypeError\b|\bReferenceError\b|Unhandled|uncaught/i);
+}
+
+/**
+ * A small tmpfs of its own (`size` as mount takes it: "1m"), for a disk that fills up.
+ * Mounting needs root, as the test machine is: a failure fails the test.
+ */
+export function mountTmpfs(size: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "chat-tmpfs-"));
+  const m = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir]);
+  expect(m.status).toBe(0);
+  return dir;
+}
+
+/** Detach a tmpfs of mountTmpfs (lazily: a server or client may still hold it open) and remove its folder. */
+export function unmountTmpfs(dir: string): void {
+  spawnSync("umount", ["-l", dir]);
+  rmSync(dir, { recursive: true, force: true });
 }

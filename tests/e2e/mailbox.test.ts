@@ -7,13 +7,12 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MAX_TEXT_BYTES, type ServerMsg } from "../../src/protocol/messages.ts";
 import { sqliteStore } from "../../src/server/sqlite-store.ts";
 import { cleanup, loginClient, PASSWORDS, startServer, tempDir } from "./harness.ts";
-import { expectReply } from "./helpers.ts";
+import { expectReply, mountTmpfs, unmountTmpfs } from "./helpers.ts";
 import { closeAllRaw, RawConn, rssBytes } from "./rawconn.ts";
 
 afterEach(async () => {
@@ -112,20 +111,14 @@ test("a login that never reads, with a full mailbox of 4 KiB texts: server memor
 }, 90_000);
 
 describe("a store that cannot write (a full disk)", () => {
-  // A 1 MiB tmpfs of its own, detached after the test (lazily: the server may still hold it open).
+  // A 1 MiB tmpfs of its own, detached after the test.
   let mnt: string | null = null;
   afterAll(() => {
-    if (!mnt) return;
-    spawnSync("umount", ["-l", mnt]);
-    rmSync(mnt, { recursive: true, force: true });
+    if (mnt) unmountTmpfs(mnt);
   });
 
-  // Mounting a small tmpfs needs root, as the test machine is.
   test("the sender gets the storage error, stays connected and usable; once there is room, stored again", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "chat-tmpfs-"));
-    const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]);
-    expect(m.status).toBe(0);
-    mnt = dir;
+    const dir = (mnt = mountTmpfs("1m"));
     const srv = await startServer({ store: join(dir, "state.sqlite") });
     const hans = await loginClient(srv.port, "hans");
     await expectReply(hans, "message yoda before", "yoda is offline. Your message will be delivered when they log in");
