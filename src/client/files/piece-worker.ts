@@ -267,7 +267,7 @@ class PieceWorker {
         else waiter.reject(new Error(m.err ?? "hash failed"));
       };
       w.onerror = (e) => {
-        // The worker died: fail what it had, and hash on this thread from now on.
+        // The worker died: fail what it had, and write and hash on this thread from now on.
         this.failed = true;
         this.worker = null;
         for (const [, waiter] of this.waiting) waiter.reject(new Error(`piece worker: ${(e as ErrorEvent).message}`));
