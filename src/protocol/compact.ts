@@ -155,15 +155,12 @@ export function decodeCompactClient(bytes: Uint8Array, start = 0, end = bytes.by
       const cut = b.indexOf(0, start + 5);
       if (cut < 0 || cut >= end) return "compact message: no end to the name";
       const to = names.get(b, start + 5, cut);
-      if (to === null) return "compact message: not valid UTF-8";
-      // An ASCII text stays in the frame's bytes until read (frame-text.ts).
-      if (isAscii(b, cut + 1, end)) {
-        if (to.length > MAX_FIELD_CHARS || end - cut - 1 > MAX_FIELD_CHARS) return "compact message: field too long";
-        return new MessageInFrame(getU32(b, start + 1), to, b, cut + 1, end);
-      }
-      const t = text(b, cut + 1, end);
-      if (t === null) return "compact message: not valid UTF-8";
-      if (to.length > MAX_FIELD_CHARS || t.length > MAX_FIELD_CHARS) return "compact message: field too long";
+      // An ASCII text stays in the frame's bytes until read (frame-text.ts): as many characters as bytes.
+      const ascii = isAscii(b, cut + 1, end);
+      const t = ascii ? "" : text(b, cut + 1, end);
+      if (to === null || t === null) return "compact message: not valid UTF-8";
+      if (to.length > MAX_FIELD_CHARS || (ascii ? end - cut - 1 : t.length) > MAX_FIELD_CHARS) return "compact message: field too long";
+      if (ascii) return new MessageInFrame(getU32(b, start + 1), to, b, cut + 1, end);
       return { t: "message", id: getU32(b, start + 1), to, text: t };
     }
     case OP_BROADCAST: {

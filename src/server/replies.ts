@@ -33,8 +33,7 @@ export function answerRule<M>(
   } catch (e) {
     v = failed(hub, s, e);
   }
-  if (!isPromise(v)) return sendReply(hub, s, id, v);
-  return v.catch((e) => failed(hub, s, e)).then((ok) => sendReply(hub, s, id, ok));
+  return answer(hub, s, id, v);
 }
 
 /** The rule's reply, failures of the state under it turned into `busy`/`storage_failure` (a bug still throws/rejects). */
