@@ -15,6 +15,9 @@ const enc = new TextEncoder();
 
 type IrcPrepared = Prepared & { line: Uint8Array };
 
+/** The line that sends `text` to a user or a channel. */
+const privmsg = (to: string, text: string): Uint8Array => enc.encode(`PRIVMSG ${to} :${text}\r\n`);
+
 class IrcConn implements BenchConn {
   listening = false;
   onMessage: (from: string, text: string) => void = () => {};
@@ -98,16 +101,16 @@ class IrcConn implements BenchConn {
     this.listening = false;
   }
   send(to: string, text: string): void {
-    this.sock.write(enc.encode(`PRIVMSG ${to} :${text}\r\n`));
+    this.sock.write(privmsg(to, text));
   }
   prepare(to: string, text: string): Prepared {
-    return { to, text, line: enc.encode(`PRIVMSG ${to} :${text}\r\n`) } as IrcPrepared;
+    return { to, text, line: privmsg(to, text) } as IrcPrepared;
   }
   sendPrepared(p: Prepared): void {
     this.sock.write((p as IrcPrepared).line);
   }
   broadcast(text: string): void {
-    this.sock.write(enc.encode(`PRIVMSG ${BENCH_CHANNEL} :${text}\r\n`));
+    this.sock.write(privmsg(BENCH_CHANNEL, text));
   }
   close(): void {
     this.sock.close();
