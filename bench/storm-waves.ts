@@ -4,7 +4,8 @@
  *
  *   bun bench/storm-waves.ts [--target server|null-relay] [--waves 5] [--logins 1000]
  *                            [--concurrency 50] [--tls] [--profile dir]
- *                            [--bin ./server] [--attach port:pid]
+ *                            [--bin ./server] [--attach port:pid] [--hold-ms 1500]
+ *                            [--jit-report] [--jsc name=value ...]
  *
  * One server (plain TCP unless --tls, memory store) is started, then each wave logs
  * `logins` users in, `concurrency` at a time, exactly as the bench's storm scenario
@@ -20,7 +21,16 @@
  * out), with the wave-1 share apart.
  *
  * --bin: another server binary; --attach: use a server already running (not stopped);
- * --hold-ms: keep each wave's clients logged in that long before closing them.
+ * --hold-ms: keep each wave's clients logged in that long before closing them, and
+ * print what the server spent meanwhile (the last presence window's notices, the
+ * JIT finishing what the wave made hot).
+ *
+ * --jit-report: the server reports every function the JavaScript engine compiles
+ * (BUN_JSC_reportCompileTimes); printed per wave: how many, by tier, and the
+ * compile times they report. Lines are counted as they arrive through the pipe, so
+ * a few at a wave's edge may land in the next count. --jsc name=value: run the
+ * server with the engine option BUN_JSC_name=value (a diagnostic, e.g.
+ * useDFGJIT=false to see a wave without the optimizing compiler's work).
  *
  * Every process started is ended by its PID; every wave is bounded in time.
  */
@@ -37,6 +47,43 @@ const WAVE_MS = 60_000;
 const PAUSE_MS = 600;
 /** The profiler's sampling interval (lib/targets.ts runs `bun --cpu-prof-interval=250`). */
 const SAMPLE_MS = 0.25;
+
+/** Every value of a repeatable option. */
+function args(name: string): string[] {
+  return process.argv.flatMap((a, i) => (a === name && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
+}
+
+/** Compiles the engine reported (BUN_JSC_reportCompileTimes), by tier: how many and their reported ms. */
+class JitTally {
+  private readonly by = new Map<string, { n: number; ms: number }>();
+  private partial = "";
+
+  add(text: string): void {
+    const lines = (this.partial + text).split("\n");
+    this.partial = lines.pop()!;
+    for (const line of lines) {
+      const m = / using (\w+) with \w+ into \d+ bytes in ([\d.]+) ms/.exec(line);
+      if (!m) continue;
+      const t = this.by.get(m[1]!) ?? { n: 0, ms: 0 };
+      t.n++;
+      t.ms += Number(m[2]);
+      this.by.set(m[1]!, t);
+    }
+  }
+
+  /** What was reported since `since` (a snapshot()). */
+  since(since: Map<string, { n: number; ms: number }>): string {
+    const parts = [...this.by].map(([tier, t]) => {
+      const s0 = since.get(tier) ?? { n: 0, ms: 0 };
+      return `${tier} ${t.n - s0.n} (${(t.ms - s0.ms).toFixed(1)} ms)`;
+    });
+    return parts.join(", ") || "none";
+  }
+
+  snapshot(): Map<string, { n: number; ms: number }> {
+    return new Map([...this.by].map(([k, v]) => [k, { ...v }]));
+  }
+}
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -141,6 +188,14 @@ async function main(): Promise<void> {
   const credentials = join(dir, "credentials.txt");
   writeFileSync(credentials, creds.map(([u, p]) => `${u} ${p}`).join("\n") + "\n");
   const transport = tls ? "tls" : "plain";
+  const env: Record<string, string> = {};
+  for (const kv of args("--jsc")) {
+    const [k, v] = kv.split("=");
+    if (!k || v === undefined) throw new Error(`--jsc wants name=value, got ${kv}`);
+    env[`BUN_JSC_${k}`] = v;
+  }
+  const jit = process.argv.includes("--jit-report") ? new JitTally() : undefined;
+  if (jit) env.BUN_JSC_reportCompileTimes = "true";
   const t =
     target === "null-relay"
       ? nullRelay(profile ? "" : buildBenchPrograms(dir).nullRelay, transport, profile)
@@ -148,11 +203,12 @@ async function main(): Promise<void> {
   let srv: Running | undefined;
   try {
     const attach = process.argv.includes("--attach") ? arg("--attach", "").split(":").map(Number) : null;
-    srv = attach ? { port: attach[0]!, pid: attach[1]!, proc: undefined!, stop: async () => {} } : await t.start({ dir, credentials });
+    srv = attach ? { port: attach[0]!, pid: attach[1]!, proc: undefined!, stop: async () => {} } : await t.start({ dir, credentials, env, onStderr: jit && ((text) => jit.add(text)) });
     await Bun.sleep(PAUSE_MS);
     for (let w = 1; w <= waves; w++) {
       const since = markCpu(srv.pid);
       const threads0 = threadCpuNs(srv.pid) ?? new Map<string, number>();
+      const jit0 = jit?.snapshot();
       const t0 = performance.now();
       const timer = setTimeout(() => {
         console.error(`wave ${w} took over ${WAVE_MS} ms`);
@@ -169,7 +225,18 @@ async function main(): Promise<void> {
       const cpu = since();
       const threads1 = threadCpuNs(srv.pid) ?? new Map<string, number>();
       console.log(`wave ${w}: ${logins} logins, ${((logins / ms) * 1000).toFixed(0)} logins/s, server ${((cpu * 1000) / logins).toFixed(1)} µs CPU/login; by thread: ${byThread(srv.pid, threads0, threads1, logins)}`);
-      await Bun.sleep(Number(arg("--hold-ms", "0")));
+      if (jit) console.log(`  compiled in the wave: ${jit.since(jit0!)}`);
+      const jit1 = jit?.snapshot();
+      const holdMs = Number(arg("--hold-ms", "0"));
+      if (holdMs > 0) {
+        // What the wave still costs after its last login: the last presence window's
+        // notices, and the JIT compiling what the wave made hot.
+        const after = markCpu(srv.pid);
+        await Bun.sleep(holdMs);
+        const threads2 = threadCpuNs(srv.pid) ?? new Map<string, number>();
+        console.log(`  then, in ${holdMs} ms held: ${((after() * 1000) / logins).toFixed(1)} µs CPU/login; by thread: ${byThread(srv.pid, threads1, threads2, logins)}`);
+        if (jit) console.log(`  compiled while held: ${jit.since(jit1!)}`);
+      }
       for (const c of conns) c.close();
       await Bun.sleep(PAUSE_MS);
     }

@@ -34,6 +34,10 @@ export type StartOptions = {
   credentials: string;
   /** SQLite file for the store, or ":memory:" (our server only). */
   store?: string;
+  /** More environment for the server (a diagnostic: `BUN_JSC_*` options of the JavaScript engine). */
+  env?: Record<string, string>;
+  /** Everything the server writes to stderr, as it comes. */
+  onStderr?: (text: string) => void;
 };
 
 export interface Target {
@@ -59,11 +63,16 @@ export interface Target {
 
 const IRC_INSTALL = "as root: sh bench/ensure-ircd.sh, or apt-get install -y ngircd inspircd";
 
-async function launch(cmd: string[], port: number, cwd: string): Promise<Running> {
-  const proc = spawnTracked(cmd, { cwd, stderr: "pipe", stdout: "pipe" });
+async function launch(cmd: string[], port: number, o: StartOptions): Promise<Running> {
+  const proc = spawnTracked(cmd, { cwd: o.dir, stderr: "pipe", stdout: "pipe", env: { ...process.env, ...o.env } });
   let stderr = "";
   void (async () => {
-    for await (const c of proc.stderr as ReadableStream<Uint8Array>) stderr = (stderr + new TextDecoder().decode(c)).slice(-2000);
+    const decoder = new TextDecoder();
+    for await (const c of proc.stderr as ReadableStream<Uint8Array>) {
+      const text = decoder.decode(c, { stream: true });
+      o.onStderr?.(text);
+      stderr = (stderr + text).slice(-2000);
+    }
   })();
   void (async () => {
     for await (const _ of proc.stdout as ReadableStream<Uint8Array>);
@@ -115,7 +124,7 @@ export function chatServer(bin: string, transport: Transport, profileDir?: strin
           [...program(bin, "src/server/main.ts", profileDir), String(port), "60", "3600", "--host", "127.0.0.1", "--credentials", o.credentials, "--store", o.store ?? ":memory:",
             ...(tls ? ["--identity", `${o.dir}/server-identity.pem`] : ["--no-tls"])],
           port,
-          o.dir,
+          o,
         ),
       ),
   };
@@ -131,7 +140,7 @@ export function nullRelay(bin: string, transport: Transport, profileDir?: string
     hasMailbox: false,
     setupConcurrency: 100,
     unavailable: () => (existsSync(bin) || profileDir ? null : `${bin} is missing`),
-    start: (o) => withPort((port) => launch([...program(bin, "bench/null-relay.ts", profileDir), String(port), ...(tls ? ["--tls"] : [])], port, o.dir)),
+    start: (o) => withPort((port) => launch([...program(bin, "bench/null-relay.ts", profileDir), String(port), ...(tls ? ["--tls"] : [])], port, o)),
   };
 }
 
@@ -203,7 +212,7 @@ PAM = no
 ConnectIPv6 = no
 ` + (c ? `[SSL]\nCertFile = ${c.cert}\nKeyFile = ${c.key}\nPorts = ${port}\n` : ""),
         );
-        return launch([which("ngircd")!, "--nodaemon", "--config", conf], port, o.dir);
+        return launch([which("ngircd")!, "--nodaemon", "--config", conf], port, o);
       });
     },
   };
@@ -252,7 +261,7 @@ ${ssl}<bind address="127.0.0.1" port="${port}" type="clients"${c ? ' sslprofile=
 <limits maxnick="30" maxchan="64" maxmodes="20" maxident="11" maxquit="255" maxtopic="307" maxkick="255" maxreal="128" maxgecos="128" maxaway="200">
 `,
         );
-        return launch([which("inspircd")!, "--nofork", "--runasroot", `--config=${conf}`], port, o.dir);
+        return launch([which("inspircd")!, "--nofork", "--runasroot", `--config=${conf}`], port, o);
       });
     },
   };

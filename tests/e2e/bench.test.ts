@@ -127,3 +127,21 @@ test(
   },
   60_000,
 );
+
+test(
+  "the storm-waves bench runs at a tiny size: CPU per login by thread, what a held wave still costs, and the engine's compiles counted",
+  async () => {
+    const args = ["--waves", "1", "--logins", "20", "--concurrency", "5", "--hold-ms", "200", "--jit-report", "--bin", join(BIN_DIR, "server")];
+    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "../../bench/storm-waves.ts"), ...args], { stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect(code, `${out}\n${err}`).toBe(0);
+    expect(out).toMatch(/^wave 1: 20 logins, \d+ logins\/s, server [\d.]+ µs CPU\/login; by thread: .*main [\d.]+/m);
+    expect(out).toMatch(/^ {2}then, in 200 ms held: [\d.]+ µs CPU\/login/m);
+    // The server was run with the engine's report on, and its lines were read and counted (20 logins compile some functions).
+    const compiled = [...out.matchAll(/^ {2}compiled (?:in the wave|while held): (.*)$/gm)].map((m) => m[1]!);
+    expect(compiled.length, out).toBe(2);
+    const baseline = compiled.map((c) => Number(/Baseline (\d+)/.exec(c)?.[1] ?? 0));
+    expect(baseline[0]! + baseline[1]!, out).toBeGreaterThan(0);
+  },
+  60_000,
+);
