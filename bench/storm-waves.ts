@@ -30,7 +30,8 @@
  * compile times they report. Lines are counted as they arrive through the pipe, so
  * a few at a wave's edge may land in the next count. --jsc name=value: run the
  * server with the engine option BUN_JSC_name=value (a diagnostic, e.g.
- * useDFGJIT=false to see a wave without the optimizing compiler's work).
+ * useDFGJIT=false to see a wave without the optimizing compiler's work). Neither
+ * reaches a server given with --attach (it was started without them).
  *
  * Every process started is ended by its PID; every wave is bounded in time.
  */
@@ -191,7 +192,10 @@ async function main(): Promise<void> {
   const env: Record<string, string> = {};
   for (const kv of args("--jsc")) {
     const [k, v] = kv.split("=");
-    if (!k || v === undefined) throw new Error(`--jsc wants name=value, got ${kv}`);
+    if (!k || v === undefined) {
+      console.error(`--jsc wants name=value, got ${kv}`);
+      process.exit(2);
+    }
     env[`BUN_JSC_${k}`] = v;
   }
   const jit = process.argv.includes("--jit-report") ? new JitTally() : undefined;
