@@ -110,8 +110,14 @@ describe("private messaging (behaviour.md §6)", () => {
     const s = await startServer();
     const { hans, luke } = await loginAll(s.port, ["hans", "luke"]);
     for (let round = 1; round <= 4; round++) {
+      // Both commands go in while both clients are stopped, so that each reads its own
+      // before the other's call can reach it (sent one after the other to running
+      // clients, a loaded machine let hans's session land first; luke was then rightly
+      // told it is already active, and the crossing was never tested).
+      for (const c of [hans, luke]) c.proc.kill("SIGSTOP");
       hans.send("startprivate luke");
       luke.send("startprivate hans");
+      for (const c of [hans, luke]) c.proc.kill("SIGCONT");
       expect(await hans.out.waitFor(/^Start private messaging with luke$|^Error\. /)).toBe(P.started("luke"));
       expect(await luke.out.waitFor(/^Start private messaging with hans$|^Error\. /)).toBe(P.started("hans"));
       hans.send(`private luke ping ${round}`);
