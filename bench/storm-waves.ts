@@ -15,10 +15,12 @@
  * case (a fresh process); the later ones show a warm one.
  *
  * --profile dir runs the server from source under `bun --cpu-prof` (sampling every
- * 250 µs) and, once it has exited, prints the self time by function of the samples
- * taken inside the waves only (the profile's busy stretches after the first idle
- * gap: start-up, i.e. hashing the credentials and building the certificate, is left
- * out), with the wave-1 share apart.
+ * 250 µs) and, once it has exited, prints the self and the inclusive time by
+ * function (lib/profile.ts) of the samples taken inside the waves only (the
+ * profile's busy stretches after the first idle gap: start-up, i.e. hashing the
+ * credentials and building the certificate, is left out), with the wave-1 share
+ * apart. Without --hold-ms a wave's stretch includes its close (every logout and
+ * its notices); with --hold-ms 600 or more the close is a stretch of its own, left out.
  *
  * --bin: another server binary; --attach: use a server already running (not stopped);
  * --hold-ms: keep each wave's clients logged in that long before closing them, and
@@ -40,6 +42,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildBenchPrograms } from "./lib/build.ts";
 import { killAll, markCpu, threadCpuNs } from "./lib/proc.ts";
+import { busySegments, idleNodes, tableLines, tally, type Profile } from "./lib/profile.ts";
 import { chatServer, nullRelay, type Running } from "./lib/targets.ts";
 import type { BenchConn } from "./lib/adapter.ts";
 
@@ -118,62 +121,22 @@ async function pool<T, R>(items: T[], n: number, fn: (x: T) => Promise<R>): Prom
   return out;
 }
 
-type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
-type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
-
-/** Stretches of the timeline (sample index ranges) where the process was busy, split at idle gaps ≥ gapMs. */
-function busySegments(p: Profile, idleIds: Set<number>, gapMs: number): [number, number][] {
-  const segs: [number, number][] = [];
-  let t = 0;
-  let start = -1;
-  let lastBusy = -Infinity;
-  let lastBusyIdx = -1;
-  for (let i = 0; i < p.samples.length; i++) {
-    t += p.timeDeltas[i]! / 1000;
-    // A gap in time between samples (the sampler sleeps while the thread waits) is idle too.
-    const busy = !idleIds.has(p.samples[i]!);
-    if (!busy) continue;
-    if (start < 0 || t - lastBusy >= gapMs) {
-      if (start >= 0) segs.push([start, lastBusyIdx + 1]);
-      start = i;
-    }
-    lastBusy = t;
-    lastBusyIdx = i;
-  }
-  if (start >= 0) segs.push([start, lastBusyIdx + 1]);
-  return segs;
-}
-
-function summarize(p: Profile, waves: number): string {
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  // Samples with no JavaScript running (the garbage collector's count: it is work).
-  const idle = new Set(p.nodes.filter((n) => /^\((idle|program|root)\)$/.test(n.callFrame.functionName)).map((n) => n.id));
-  const segs = busySegments(p, idle, PAUSE_MS / 2);
-  // The last `waves` busy stretches are the waves (start-up comes first; shutdown is short and merged or dropped).
-  const waveSegs = segs.slice(1, 1 + waves);
-  const name = (n: Node) => `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").slice(-2).join("/")}:${n.callFrame.lineNumber + 1}`;
-  // A sample stands for one sampling interval (the delta before a sample after an idle gap is the gap).
-  const tally = (from: number, to: number) => {
-    const m = new Map<string, number>();
-    let total = 0;
-    for (let i = from; i < to; i++) {
-      const n = byId.get(p.samples[i]!)!;
-      if (idle.has(n.id)) continue;
-      total += SAMPLE_MS;
-      m.set(name(n), (m.get(name(n)) ?? 0) + SAMPLE_MS);
-    }
-    return { m, total };
+/** The profile's waves: self time by function, then inclusive (the function and what it called). */
+function summarize(p: Profile, waves: number, held: boolean): string {
+  const segs = busySegments(p, idleNodes(p), PAUSE_MS / 2);
+  // Start-up comes first, then the waves; shutdown is short and merged or dropped. A
+  // held wave (--hold-ms ≥ PAUSE_MS) is two stretches, its logins and then its close.
+  const step = held ? 2 : 1;
+  const at = Array.from({ length: waves }, (_, k) => 1 + k * step).filter((i) => i < segs.length);
+  const waveSegs = at.map((i) => segs[i]!);
+  const lines: string[] = [`busy stretches: ${segs.length} (${segs.map(([a, b]) => b - a).join(", ")} samples); the waves are ${at.map((i) => i + 1).join(", ") || "none"}`];
+  const show = (title: string, ranges: [number, number][]) => {
+    const t = tally(p, ranges, SAMPLE_MS);
+    lines.push(`\n${title}: ${t.total.toFixed(1)} ms sampled`, ...tableLines(t.self, t.total, 40));
+    lines.push(`\n${title}, inclusive (the function and what it called):`, ...tableLines(t.inclusive, t.total, 40));
   };
-  const lines: string[] = [`busy stretches: ${segs.length} (${segs.map(([a, b]) => b - a).join(", ")} samples); the waves are 2..${waveSegs.length + 1}`];
-  const show = (title: string, from: number, to: number) => {
-    const { m, total } = tally(from, to);
-    lines.push(`\n${title}: ${total.toFixed(1)} ms sampled`);
-    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, 40)) lines.push(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${v.toFixed(1).padStart(7)} ms  ${k}`);
-  };
-  if (waveSegs.length > 0) {
-    show("wave 1 (cold)", waveSegs[0]![0], waveSegs[0]![1]);
-    if (waveSegs.length > 1) show(`waves 2..${waveSegs.length} (warm)`, waveSegs[1]![0], waveSegs[waveSegs.length - 1]![1]);
-  }
+  if (waveSegs.length > 0) show("wave 1 (cold)", waveSegs.slice(0, 1));
+  if (waveSegs.length > 1) show(`waves 2..${waveSegs.length} (warm)`, waveSegs.slice(1));
   return lines.join("\n");
 }
 
@@ -184,6 +147,11 @@ async function main(): Promise<void> {
   const concurrency = Number(arg("--concurrency", "50"));
   const tls = process.argv.includes("--tls");
   const profile = process.argv.includes("--profile") ? arg("--profile", "") : undefined;
+  const holdMs = Number(arg("--hold-ms", "0"));
+  if (!Number.isInteger(holdMs) || holdMs < 0 || (profile && holdMs > 0 && holdMs < PAUSE_MS)) {
+    console.error(`--hold-ms wants a whole number of ms${profile ? `: 0, or with --profile at least ${PAUSE_MS} (each wave's close a stretch of its own)` : ""}, got ${arg("--hold-ms", "")}`);
+    process.exit(2);
+  }
   const dir = mkdtempSync(join(tmpdir(), "termchat-storm-waves-"));
   const creds = Array.from({ length: logins }, (_, i) => [`u${String(i + 1).padStart(5, "0")}`, `pw${(i * 7919) % 100_003}`] as const);
   const credentials = join(dir, "credentials.txt");
@@ -231,7 +199,6 @@ async function main(): Promise<void> {
       console.log(`wave ${w}: ${logins} logins, ${((logins / ms) * 1000).toFixed(0)} logins/s, server ${((cpu * 1000) / logins).toFixed(1)} µs CPU/login; by thread: ${byThread(srv.pid, threads0, threads1, logins)}`);
       if (jit) console.log(`  compiled in the wave: ${jit.since(jit0!)}`);
       const jit1 = jit?.snapshot();
-      const holdMs = Number(arg("--hold-ms", "0"));
       if (holdMs > 0) {
         // What the wave still costs after its last login: the last presence window's
         // notices, and the JIT compiling what the wave made hot.
@@ -250,7 +217,7 @@ async function main(): Promise<void> {
   }
   if (profile) {
     const f = readdirSync(profile).filter((n) => n.endsWith(".cpuprofile")).map((n) => join(profile, n)).sort().at(-1);
-    if (f) console.log(summarize(JSON.parse(readFileSync(f, "utf8")) as Profile, waves));
+    if (f) console.log(summarize(JSON.parse(readFileSync(f, "utf8")) as Profile, waves, holdMs > 0));
   }
   rmSync(dir, { recursive: true, force: true });
 }
